@@ -1,0 +1,52 @@
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Kao (顔): on-premises face identification, from photos to a prediction service.
+#[derive(Debug, Parser)]
+#[command(name = "kao", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Work directory holding a dataset's stages (raw/, faces/, splits.json, iterations/).
+    #[arg(long, global = true, env = "KAO_WORK", default_value = "work")]
+    pub work: PathBuf,
+    /// More log output (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors; no progress bars.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Summarise a folder-per-tag image tree: counts, sizes, formats, unreadable files, duplicates.
+    Inspect(InspectArgs),
+    /// Collect images for a tag from search results, a site, a URL list, a folder or an archive into raw/.
+    Crawl(crate::crawl::CrawlArgs),
+    /// Detect faces (and landmarks) in images and print or draw them.
+    Detect(crate::detect::DetectArgs),
+    /// Split the cropped faces into train/validation/test without leakage.
+    Split(crate::split::SplitArgs),
+    /// Write or preview the training augmentations.
+    Augment(crate::augment::AugmentArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// A folder with one sub-folder of images per tag.
+    pub dir: PathBuf,
+    /// Print one JSON object instead of tables.
+    #[arg(long)]
+    pub json: bool,
+    /// Perceptual-hash distance (bits of 64) at or below which photos are near-duplicates.
+    #[arg(long, default_value_t = kao_image::NEAR_DUPLICATE_DISTANCE)]
+    pub near_distance: u32,
+}

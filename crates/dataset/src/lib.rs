@@ -1,0 +1,19 @@
+#![doc = include_str!("../README.md")]
+
+mod atomic;
+mod duplicates;
+mod error;
+mod faces;
+mod item;
+mod layout;
+mod manifest;
+mod tree;
+
+pub use atomic::{write_atomic, write_atomic_json};
+pub use duplicates::{duplicate_groups, near_groups, DuplicateGroups};
+pub use error::{DatasetError, Result};
+pub use faces::{BoxF, ChipRecord, FaceRecord, RejectRecord, SourceRef};
+pub use item::{validate_tag, Item};
+pub use layout::WorkDir;
+pub use manifest::{read_manifest, Manifest, ManifestRead};
+pub use tree::{list_tree, read_item, read_tree, TreeFile, TreeRead, Unreadable};
