@@ -9,11 +9,12 @@ pub const STEPS: &[&[&str]] = &[
         "clippy",
         "--workspace",
         "--all-targets",
+        "--locked",
         "--",
         "-D",
         "warnings",
     ],
-    &["test", "--workspace", "--no-fail-fast"],
+    &["test", "--workspace", "--locked", "--no-fail-fast"],
 ];
 
 pub fn run() -> anyhow::Result<()> {

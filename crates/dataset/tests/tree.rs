@@ -1,0 +1,69 @@
+use std::path::PathBuf;
+
+use kao_dataset::{duplicate_groups, read_tree};
+use kao_image::{Limits, NEAR_DUPLICATE_DISTANCE};
+
+/// `$KAO_SHARED` (relative paths are taken from the repository root), else `../shared`.
+/// Missing data fails the test under CI and skips it elsewhere.
+fn shared() -> Option<PathBuf> {
+    let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
+    let dir = match std::env::var_os("KAO_SHARED") {
+        Some(p) => root.join(p),
+        None => root.join("../shared"),
+    };
+    if dir.join("datasets").is_dir() {
+        Some(dir)
+    } else if std::env::var_os("CI").is_some() {
+        panic!("{} has no datasets/ (set KAO_SHARED)", dir.display());
+    } else {
+        eprintln!("skipping: {} not found", dir.display());
+        None
+    }
+}
+
+#[test]
+fn lfw5_reads_every_photo_and_finds_the_known_near_duplicate() {
+    let Some(shared) = shared() else { return };
+    let tree = read_tree(&shared.join("datasets/lfw5"), &Limits::default(), &|_| {}).unwrap();
+    assert!(tree.unreadable.is_empty(), "{:?}", tree.unreadable);
+    assert_eq!(tree.items.len(), 1140);
+    let count = |tag: &str| tree.items.iter().filter(|i| i.tag == tag).count();
+    assert_eq!(
+        [count("George_W_Bush"), count("Colin_Powell"), count("Tony_Blair"), count("Donald_Rumsfeld"), count("Gerhard_Schroeder")],
+        [530, 236, 144, 121, 109]
+    );
+    let groups = duplicate_groups(&tree.items, NEAR_DUPLICATE_DISTANCE);
+    assert!(groups.exact.is_empty());
+    let names: Vec<Vec<&str>> = groups
+        .near
+        .iter()
+        .map(|g| g.iter().map(|&i| tree.items[i].rel.as_str()).collect())
+        .collect();
+    assert!(
+        names.contains(&vec!["George_W_Bush/George_W_Bush_0130.jpg", "George_W_Bush/George_W_Bush_0206.jpg"]),
+        "{names:?}"
+    );
+    // Near-duplicates are frames of one event, never two different people.
+    for g in &groups.near {
+        assert!(g.iter().all(|&i| tree.items[i].tag == tree.items[g[0]].tag), "{names:?}");
+    }
+}
+
+#[test]
+fn bad_files_are_reported_and_good_ones_still_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let tag = dir.path().join("alice");
+    std::fs::create_dir_all(&tag).unwrap();
+    let good = image::RgbImage::from_fn(40, 30, |x, y| image::Rgb([x as u8 * 6, y as u8 * 8, 77]));
+    good.save(tag.join("good.png")).unwrap();
+    std::fs::write(tag.join("empty.jpg"), b"").unwrap();
+    std::fs::write(tag.join("notes.jpg"), b"plain text").unwrap();
+    std::fs::write(tag.join(".hidden.jpg"), b"hidden").unwrap();
+    std::fs::write(dir.path().join("loose.jpg"), b"x").unwrap();
+    let tree = read_tree(dir.path(), &Limits::default(), &|_| {}).unwrap();
+    assert_eq!(tree.items.len(), 1);
+    assert_eq!(tree.items[0].rel, "alice/good.png");
+    let bad: Vec<(&str, &str)> = tree.unreadable.iter().map(|u| (u.rel.as_str(), u.kind.as_str())).collect();
+    assert_eq!(bad, vec![("alice/empty.jpg", "not_an_image"), ("alice/notes.jpg", "not_an_image")]);
+    assert_eq!(tree.untagged.len(), 1);
+}

@@ -1,0 +1,154 @@
+//! A direct depthwise convolution on one `f32` channel plane, written so the compiler
+//! vectorises it along output columns.
+//!
+//! Each input row is copied once, zero-padded, into `stride` phase rows (phase `p` holds
+//! padded columns `p, p + stride, …`), so output column `x` reads tap `kx` at
+//! `phase[kx % stride][x + kx / stride]`: unit-stride loads for stride 1 and 2 alike.
+
+/// Sizes and TensorFlow padding of one depthwise convolution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Geometry {
+    pub height: usize,
+    pub width: usize,
+    pub kernel_h: usize,
+    pub kernel_w: usize,
+    pub stride: usize,
+    pub pad_top: usize,
+    pub pad_left: usize,
+    pub out_h: usize,
+    pub out_w: usize,
+}
+
+impl Geometry {
+    /// Length of one phase row: enough for the last output column's widest tap.
+    fn phase_len(&self) -> usize {
+        self.out_w + (self.kernel_w - 1) / self.stride
+    }
+
+    /// Scratch floats needed by [`depthwise_plane`].
+    pub fn scratch_len(&self) -> usize {
+        self.height * self.stride * self.phase_len() + self.phase_len()
+    }
+}
+
+/// Convolves one channel: `input` is `height × width`, `weights` `kernel_h × kernel_w`,
+/// `out` `out_h × out_w`; `finish` runs on each finished output row (bias, activation).
+pub fn depthwise_plane(
+    g: &Geometry,
+    input: &[f32],
+    weights: &[f32],
+    scratch: &mut Vec<f32>,
+    out: &mut [f32],
+    finish: &mut dyn FnMut(&mut [f32]),
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU supports the features the function is compiled for.
+            unsafe { depthwise_plane_avx2(g, input, weights, scratch, out, finish) };
+            return;
+        }
+    }
+    depthwise_plane_generic(g, input, weights, scratch, out, finish);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn depthwise_plane_avx2(
+    g: &Geometry,
+    input: &[f32],
+    weights: &[f32],
+    scratch: &mut Vec<f32>,
+    out: &mut [f32],
+    finish: &mut dyn FnMut(&mut [f32]),
+) {
+    depthwise_plane_generic(g, input, weights, scratch, out, finish);
+}
+
+#[inline(always)]
+fn depthwise_plane_generic(
+    g: &Geometry,
+    input: &[f32],
+    weights: &[f32],
+    scratch: &mut Vec<f32>,
+    out: &mut [f32],
+    finish: &mut dyn FnMut(&mut [f32]),
+) {
+    let s = g.stride;
+    let lp = g.phase_len();
+    let row_len = s * lp;
+    scratch.clear();
+    scratch.resize(g.scratch_len(), 0.0);
+    let (rows, zero) = scratch.split_at_mut(g.height * row_len);
+    for (iy, src) in input.chunks_exact(g.width).take(g.height).enumerate() {
+        let dst = &mut rows[iy * row_len..(iy + 1) * row_len];
+        for (ix, &v) in src.iter().enumerate() {
+            let px = ix + g.pad_left;
+            let (phase, j) = (px % s, px / s);
+            if j < lp {
+                dst[phase * lp + j] = v;
+            }
+        }
+    }
+    let zero: &[f32] = zero;
+    let rows: &[f32] = rows;
+    let ow = g.out_w;
+    for oy in 0..g.out_h {
+        let acc = &mut out[oy * ow..(oy + 1) * ow];
+        let row_of = |ky: usize| -> &[f32] {
+            match (oy * s + ky).checked_sub(g.pad_top) {
+                Some(iy) if iy < g.height => &rows[iy * row_len..(iy + 1) * row_len],
+                _ => zero,
+            }
+        };
+        if g.kernel_h == 3 && g.kernel_w == 3 {
+            let tap = |row: &'_ [f32], kx: usize| -> usize { (kx % s) * lp.min(row.len()) + kx / s };
+            let (r0, r1, r2) = (row_of(0), row_of(1), row_of(2));
+            // A missing (padding) row is the short `zero` slice: tap index 0 only.
+            let pick = |row: &'_ [f32], kx: usize| -> usize {
+                if row.len() == lp {
+                    0
+                } else {
+                    tap(row, kx)
+                }
+            };
+            let a0 = &r0[pick(r0, 0)..][..ow];
+            let a1 = &r0[pick(r0, 1)..][..ow];
+            let a2 = &r0[pick(r0, 2)..][..ow];
+            let b0 = &r1[pick(r1, 0)..][..ow];
+            let b1 = &r1[pick(r1, 1)..][..ow];
+            let b2 = &r1[pick(r1, 2)..][..ow];
+            let c0 = &r2[pick(r2, 0)..][..ow];
+            let c1 = &r2[pick(r2, 1)..][..ow];
+            let c2 = &r2[pick(r2, 2)..][..ow];
+            let w = &weights[..9];
+            for x in 0..ow {
+                acc[x] = a0[x] * w[0]
+                    + a1[x] * w[1]
+                    + a2[x] * w[2]
+                    + b0[x] * w[3]
+                    + b1[x] * w[4]
+                    + b2[x] * w[5]
+                    + c0[x] * w[6]
+                    + c1[x] * w[7]
+                    + c2[x] * w[8];
+            }
+        } else {
+            acc.fill(0.0);
+            for ky in 0..g.kernel_h {
+                let row = row_of(ky);
+                if row.len() != row_len {
+                    continue;
+                }
+                for kx in 0..g.kernel_w {
+                    let wv = weights[ky * g.kernel_w + kx];
+                    let src = &row[(kx % s) * lp + kx / s..][..ow];
+                    for (a, &v) in acc.iter_mut().zip(src) {
+                        *a += v * wv;
+                    }
+                }
+            }
+        }
+        finish(acc);
+    }
+}

@@ -1,0 +1,130 @@
+//! What follows a convolution's sums in every network here: a per-channel scale and shift
+//! (bias, or folded batch norm) and an activation, applied in place on NCHW `f32` buffers
+//! so the kernels need no extra pass over memory.
+
+use candle_core::{CpuStorage, Layout, Result, Tensor};
+use rayon::prelude::*;
+
+/// The activations face-api's networks use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    Identity,
+    Relu,
+    /// `clipByValue(x, 0, 6)`: MobileNet.
+    Relu6,
+    /// face-api writes leaky ReLU as `relu(x - 0.1x) + 0.1x` (0.1 as f32); kept as written
+    /// so results round the same way.
+    Leaky,
+}
+
+impl Activation {
+    #[inline(always)]
+    pub fn apply(self, x: f32) -> f32 {
+        match self {
+            Activation::Identity => x,
+            Activation::Relu => x.max(0.0),
+            Activation::Relu6 => x.max(0.0).min(6.0),
+            Activation::Leaky => {
+                let m = x * 0.1;
+                (x - m).max(0.0) + m
+            }
+        }
+    }
+
+    /// The same on any device, with candle's tensor ops.
+    pub fn apply_tensor(self, x: &Tensor) -> Result<Tensor> {
+        match self {
+            Activation::Identity => Ok(x.clone()),
+            Activation::Relu => x.relu(),
+            Activation::Relu6 => x.relu()?.minimum(6f32),
+            Activation::Leaky => {
+                let m = (x * 0.1)?;
+                (x - &m)?.relu()? + m
+            }
+        }
+    }
+}
+
+/// `activation(x * scale[c] + shift[c])` per channel `c`; a missing scale is 1, a missing
+/// shift 0 (both skipped, so a plain bias is one addition as in tfjs).
+#[derive(Debug, Clone)]
+pub struct Epilogue {
+    pub scale: Option<Vec<f32>>,
+    pub shift: Option<Vec<f32>>,
+    pub activation: Activation,
+}
+
+impl Epilogue {
+    pub fn identity() -> Self {
+        Epilogue {
+            scale: None,
+            shift: None,
+            activation: Activation::Identity,
+        }
+    }
+
+    pub fn is_identity(&self) -> bool {
+        self.scale.is_none() && self.shift.is_none() && self.activation == Activation::Identity
+    }
+
+    /// Applies channel `c`'s transform to `values`.
+    #[inline]
+    pub fn apply_channel(&self, c: usize, values: &mut [f32]) {
+        let scale = self.scale.as_ref().map(|s| s[c]);
+        let shift = self.shift.as_ref().map(|s| s[c]);
+        let act = self.activation;
+        match (scale, shift) {
+            (Some(a), Some(b)) => values.iter_mut().for_each(|v| *v = act.apply(*v * a + b)),
+            (None, Some(b)) => values.iter_mut().for_each(|v| *v = act.apply(*v + b)),
+            (Some(a), None) => values.iter_mut().for_each(|v| *v = act.apply(*v * a)),
+            (None, None) => values.iter_mut().for_each(|v| *v = act.apply(*v)),
+        }
+    }
+
+    /// Applies the epilogue to an NCHW tensor: in place on the CPU, with tensor ops elsewhere.
+    pub fn forward(&self, x: Tensor) -> Result<Tensor> {
+        if self.is_identity() {
+            return Ok(x);
+        }
+        if x.device().is_cpu() {
+            let x = x.contiguous()?;
+            x.inplace_op1(self)?;
+            return Ok(x);
+        }
+        let channels = x.dim(1)?;
+        let mut y = x;
+        if let Some(s) = &self.scale {
+            y = y.broadcast_mul(&Tensor::from_slice(s, (1, channels, 1, 1), y.device())?)?;
+        }
+        if let Some(s) = &self.shift {
+            y = y.broadcast_add(&Tensor::from_slice(s, (1, channels, 1, 1), y.device())?)?;
+        }
+        self.activation.apply_tensor(&y)
+    }
+}
+
+impl candle_core::InplaceOp1 for Epilogue {
+    fn name(&self) -> &'static str {
+        "kao-epilogue"
+    }
+
+    fn cpu_fwd(&self, storage: &mut CpuStorage, layout: &Layout) -> Result<()> {
+        let (start, end) = layout
+            .contiguous_offsets()
+            .ok_or_else(|| candle_core::Error::Msg("epilogue needs a contiguous tensor".into()))?;
+        let CpuStorage::F32(data) = storage else {
+            return Err(candle_core::Error::Msg("epilogue works on f32 only".into()));
+        };
+        let dims = layout.dims();
+        let channels = dims.get(1).copied().unwrap_or(1);
+        let plane: usize = dims.iter().skip(2).product();
+        if plane == 0 || channels == 0 {
+            return Ok(());
+        }
+        data[start..end]
+            .par_chunks_mut(plane)
+            .enumerate()
+            .for_each(|(i, p)| self.apply_channel(i % channels, p));
+        Ok(())
+    }
+}

@@ -1,0 +1,46 @@
+//! Convolution building blocks with TensorFlow's padding rules, shared by every network.
+
+mod conv;
+mod depthwise;
+pub mod pool;
+
+pub use conv::Conv2d;
+pub use depthwise::DepthwiseConv2d;
+
+/// TensorFlow padding: `Valid` adds none; `Same` gives `ceil(in / stride)` outputs with
+/// the total padding split `floor(total/2)` before and the rest after (asymmetric, unlike
+/// candle's symmetric padding).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Padding {
+    Same,
+    Valid,
+}
+
+impl Padding {
+    /// (before, after) padding for one spatial axis.
+    pub fn amounts(self, input: usize, kernel: usize, stride: usize) -> (usize, usize) {
+        match self {
+            Padding::Valid => (0, 0),
+            Padding::Same => {
+                let out = input.div_ceil(stride);
+                let total = ((out - 1) * stride + kernel).saturating_sub(input);
+                (total / 2, total - total / 2)
+            }
+        }
+    }
+}
+
+/// Zero-pads an NCHW tensor for a kernel under TensorFlow's rule.
+pub fn pad_same(x: &candle_core::Tensor, kernel: usize, stride: usize, padding: Padding) -> candle_core::Result<candle_core::Tensor> {
+    let (_, _, h, w) = x.dims4()?;
+    let (top, bottom) = padding.amounts(h, kernel, stride);
+    let (left, right) = padding.amounts(w, kernel, stride);
+    let mut x = x.clone();
+    if top + bottom > 0 {
+        x = x.pad_with_zeros(2, top, bottom)?;
+    }
+    if left + right > 0 {
+        x = x.pad_with_zeros(3, left, right)?;
+    }
+    Ok(x)
+}

@@ -1,0 +1,122 @@
+//! Turning an RGB image (or a rectangle of one) into a network input exactly as face-api
+//! does: pad to a square with zeros, then tfjs `resizeBilinear` (alignCorners = false,
+//! halfPixelCenters = false). Values stay in 0–255; each network normalises its own way.
+
+use candle_core::{Device, Tensor};
+use image::RgbImage;
+
+use crate::error::{ModelError, Result};
+
+/// Where the zero padding goes when the input is not square.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pad {
+    /// All padding after the image (bottom rows or right columns): the detectors.
+    BottomRight,
+    /// Split around the image, `round(d/2)` after and the rest before: landmarks and
+    /// recognition.
+    Centred,
+}
+
+/// An integer rectangle of an image: rows `y..y+height`, columns `x..x+width`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rect {
+    pub x: u32,
+    pub y: u32,
+    pub width: u32,
+    pub height: u32,
+}
+
+impl Rect {
+    pub fn full(image: &RgbImage) -> Rect {
+        Rect {
+            x: 0,
+            y: 0,
+            width: image.width(),
+            height: image.height(),
+        }
+    }
+}
+
+/// Pads `rect` of `image` to a square and resizes it to `size`×`size`, planar RGB (CHW),
+/// values 0–255 as f32.
+pub fn resize_padded(image: &RgbImage, rect: Rect, size: usize, pad: Pad) -> Result<Vec<f32>> {
+    if rect.width == 0
+        || rect.height == 0
+        || rect.x + rect.width > image.width()
+        || rect.y + rect.height > image.height()
+    {
+        return Err(ModelError::Input(format!(
+            "rectangle {rect:?} is empty or outside the {}x{} image",
+            image.width(),
+            image.height()
+        )));
+    }
+    let (w, h) = (rect.width as usize, rect.height as usize);
+    let n = w.max(h);
+    let d = n - w.min(h);
+    // JS Math.round of d/2 rounds halves up.
+    let after = (d + 1) / 2;
+    let before = match pad {
+        Pad::BottomRight => 0,
+        Pad::Centred => d - after,
+    };
+    let (off_y, off_x) = if h < w { (before, 0) } else { (0, before) };
+    let raw = image.as_raw();
+    let stride = image.width() as usize * 3;
+    let pixel = |py: usize, px: usize, c: usize| -> f64 {
+        let (y, x) = (py.wrapping_sub(off_y), px.wrapping_sub(off_x));
+        if y < h && x < w {
+            f64::from(raw[(rect.y as usize + y) * stride + (rect.x as usize + x) * 3 + c])
+        } else {
+            0.0
+        }
+    };
+    let mut out = vec![0f32; 3 * size * size];
+    if n == size {
+        for y in 0..size {
+            for x in 0..size {
+                for c in 0..3 {
+                    out[c * size * size + y * size + x] = pixel(y, x, c) as f32;
+                }
+            }
+        }
+        return Ok(out);
+    }
+    let ratio = n as f64 / size as f64;
+    let taps: Vec<(usize, usize, f64)> = (0..size)
+        .map(|i| {
+            let src = i as f64 * ratio;
+            let lo = src.floor();
+            let hi = (src.ceil() as usize).min(n - 1);
+            (lo as usize, hi, src - lo)
+        })
+        .collect();
+    for (oy, &(y0, y1, fy)) in taps.iter().enumerate() {
+        for (ox, &(x0, x1, fx)) in taps.iter().enumerate() {
+            for c in 0..3 {
+                let (tl, tr) = (pixel(y0, x0, c), pixel(y0, x1, c));
+                let (bl, br) = (pixel(y1, x0, c), pixel(y1, x1, c));
+                let top = tl + (tr - tl) * fx;
+                let bottom = bl + (br - bl) * fx;
+                out[c * size * size + oy * size + ox] = (top + (bottom - top) * fy) as f32;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A batch `[N, 3, size, size]` of padded, resized crops (values 0–255).
+pub fn batch(crops: &[(&RgbImage, Rect)], size: usize, pad: Pad, device: &Device) -> Result<Tensor> {
+    let mut data = Vec::with_capacity(crops.len() * 3 * size * size);
+    for (image, rect) in crops {
+        data.extend(resize_padded(image, *rect, size, pad)?);
+    }
+    Ok(Tensor::from_vec(data, (crops.len(), 3, size, size), device)?)
+}
+
+/// Subtracts a per-channel mean then divides by `divisor`, as two separate f32 operations
+/// (face-api divides by 255 rather than multiplying by 1/255; the rounding differs).
+pub fn normalise(input: &Tensor, mean: [f32; 3], divisor: f32) -> Result<Tensor> {
+    let mean = Tensor::from_slice(&mean, (1, 3, 1, 1), input.device())?;
+    Ok(input.broadcast_sub(&mean)?.affine(1.0, 0.0)?.broadcast_div(&Tensor::new(divisor, input.device())?)?)
+}
