@@ -7,6 +7,7 @@ mod faces;
 mod item;
 mod layout;
 mod manifest;
+mod splits;
 mod tree;
 
 pub use atomic::{write_atomic, write_atomic_json};
@@ -16,4 +17,5 @@ pub use faces::{BoxF, ChipRecord, FaceRecord, RejectRecord, SourceRef};
 pub use item::{validate_tag, Item};
 pub use layout::WorkDir;
 pub use manifest::{read_manifest, Manifest, ManifestRead};
+pub use splits::{SplitPart, Splits};
 pub use tree::{list_tree, read_item, read_tree, TreeFile, TreeRead, Unreadable};
