@@ -37,6 +37,22 @@ pub enum Command {
     Split(crate::split::SplitArgs),
     /// Write or preview the training augmentations.
     Augment(crate::augment::AugmentArgs),
+    /// Detect, choose, align and crop every photo into 150x150 face chips (faces/).
+    Crop(crate::crop::CropArgs),
+    /// Train a head on face descriptors; writes a new iteration.
+    Train(crate::train::TrainArgs),
+    /// Evaluate an iteration on the validation or test split.
+    Eval(crate::eval::EvalArgs),
+    /// Predict the tags of the faces in images with a trained iteration.
+    Predict(crate::predict::PredictArgs),
+    /// List the trained iterations and their metrics.
+    Iterations(crate::iterations::IterationsArgs),
+    /// Publish an iteration under a name for the prediction service.
+    Publish(crate::publish::PublishArgs),
+    /// Run the Custom Vision-compatible prediction service and Quick Test page.
+    Serve(crate::serve::ServeArgs),
+    /// Run every stage: collect, crop, split, augment, train, evaluate, publish.
+    Pipeline(crate::pipeline::PipelineArgs),
 }
 
 #[derive(Debug, Args)]

@@ -3,11 +3,19 @@
 mod args;
 mod augment;
 mod crawl;
+mod crop;
 mod detect;
+mod eval;
 mod inspect;
+mod iterations;
 mod logging;
+mod pipeline;
+mod predict;
 mod progress;
+mod publish;
+mod serve;
 mod split;
+mod train;
 
 use clap::Parser;
 
@@ -30,5 +38,13 @@ fn run(cli: args::Cli) -> anyhow::Result<std::process::ExitCode> {
         args::Command::Detect(a) => detect::run(&cli.global, a),
         args::Command::Split(a) => split::run(&cli.global, a),
         args::Command::Augment(a) => augment::run(&cli.global, a),
+        args::Command::Crop(a) => crop::run(&cli.global, a),
+        args::Command::Train(a) => train::run(&cli.global, a),
+        args::Command::Eval(a) => eval::run(&cli.global, a),
+        args::Command::Predict(a) => predict::run(&cli.global, a),
+        args::Command::Iterations(a) => iterations::run(&cli.global, a),
+        args::Command::Publish(a) => publish::run(&cli.global, a),
+        args::Command::Serve(a) => serve::run(&cli.global, a),
+        args::Command::Pipeline(a) => pipeline::run(&cli.global, a),
     }
 }

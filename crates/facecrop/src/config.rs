@@ -1,0 +1,83 @@
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Which face detector to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum DetectorKind {
+    /// TinyFaceDetector: fast, less accurate on small or turned faces.
+    Tiny,
+    /// SSD MobileNet v1: the accurate detector.
+    #[default]
+    Ssd,
+}
+
+/// Which face(s) of a photo become chips.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Pick {
+    /// The face whose box contains the image centre, or else is nearest to it (LFW's rule).
+    #[default]
+    Center,
+    /// The largest box.
+    Largest,
+    /// Every face.
+    All,
+}
+
+/// How the 150×150 chip is placed on the face.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Alignment {
+    /// dlib's `get_face_chip_details` convention: a similarity transform mapping the
+    /// landmarks onto dlib's mean face, with 0.25 padding; eyes level.
+    #[default]
+    Dlib,
+    /// face-api's box: axis-aligned square from eye/mouth centres (no rotation), as the
+    /// reference JavaScript pipeline does.
+    FaceApi,
+}
+
+/// Everything that changes what a chip looks like; its hash decides whether a chip is
+/// recomputed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CropConfig {
+    pub detector: DetectorKind,
+    /// Detections scoring below this are dropped (`low_score` when none remains).
+    pub score_threshold: f32,
+    /// Faces whose box is smaller than this many source pixels a side are dropped.
+    pub min_face: u32,
+    pub pick: Pick,
+    pub alignment: Alignment,
+    /// Chip side in pixels; the recognition network wants 150.
+    pub chip_size: u32,
+    /// Photos larger than this (longest side) are downscaled for detection only; chips are
+    /// always cut from the full-resolution original.
+    pub max_detect_side: u32,
+    /// Input side of the tiny detector (a multiple of 32).
+    pub tiny_input_size: u32,
+}
+
+impl Default for CropConfig {
+    fn default() -> Self {
+        CropConfig {
+            detector: DetectorKind::default(),
+            score_threshold: 0.5,
+            min_face: 20,
+            pick: Pick::default(),
+            alignment: Alignment::default(),
+            chip_size: 150,
+            max_detect_side: 1024,
+            tiny_input_size: 416,
+        }
+    }
+}
+
+impl CropConfig {
+    /// A short stable hash of the settings (16 hex digits).
+    pub fn settings_hash(&self) -> String {
+        let json = serde_json::to_vec(self).expect("config serialises");
+        hex::encode(&Sha256::digest(&json)[..8])
+    }
+}
