@@ -1,6 +1,9 @@
 #![doc = include_str!("../README.md")]
 
+mod blocks;
 mod error;
+pub mod landmark68;
+pub mod landmark68_tiny;
 pub mod ops;
 mod paths;
 pub mod preprocess;
@@ -8,6 +11,8 @@ pub mod recognition;
 mod weights;
 
 pub use error::{ModelError, Result};
+pub use landmark68::{landmarks_in_image, FaceLandmark68Net};
+pub use landmark68_tiny::FaceLandmark68TinyNet;
 pub use paths::default_model_dir;
 pub use recognition::FaceRecognitionNet;
 pub use weights::Weights;

@@ -55,7 +55,7 @@ pub fn resize_padded(image: &RgbImage, rect: Rect, size: usize, pad: Pad) -> Res
     let n = w.max(h);
     let d = n - w.min(h);
     // JS Math.round of d/2 rounds halves up.
-    let after = (d + 1) / 2;
+    let after = d.div_ceil(2);
     let before = match pad {
         Pad::BottomRight => 0,
         Pad::Centred => d - after,
@@ -106,17 +106,28 @@ pub fn resize_padded(image: &RgbImage, rect: Rect, size: usize, pad: Pad) -> Res
 }
 
 /// A batch `[N, 3, size, size]` of padded, resized crops (values 0–255).
-pub fn batch(crops: &[(&RgbImage, Rect)], size: usize, pad: Pad, device: &Device) -> Result<Tensor> {
+pub fn batch(
+    crops: &[(&RgbImage, Rect)],
+    size: usize,
+    pad: Pad,
+    device: &Device,
+) -> Result<Tensor> {
     let mut data = Vec::with_capacity(crops.len() * 3 * size * size);
     for (image, rect) in crops {
         data.extend(resize_padded(image, *rect, size, pad)?);
     }
-    Ok(Tensor::from_vec(data, (crops.len(), 3, size, size), device)?)
+    Ok(Tensor::from_vec(
+        data,
+        (crops.len(), 3, size, size),
+        device,
+    )?)
 }
 
 /// Subtracts a per-channel mean then divides by `divisor`, as two separate f32 operations
 /// (face-api divides by 255 rather than multiplying by 1/255; the rounding differs).
 pub fn normalise(input: &Tensor, mean: [f32; 3], divisor: f32) -> Result<Tensor> {
     let mean = Tensor::from_slice(&mean, (1, 3, 1, 1), input.device())?;
-    Ok(input.broadcast_sub(&mean)?.affine(1.0, 0.0)?.broadcast_div(&Tensor::new(divisor, input.device())?)?)
+    Ok(input
+        .broadcast_sub(&mean)?
+        .broadcast_div(&Tensor::new(divisor, input.device())?)?)
 }

@@ -1,0 +1,184 @@
+//! FaceRecognitionNet: dlib's face-recognition ResNet (29 conv layers, 128-d descriptors),
+//! as face-api ships it.
+//!
+//! The architecture is a ResNet (He et al., "Deep Residual Learning for Image Recognition",
+//! CVPR 2016) trained by Davis King for dlib (`dlib_face_recognition_resnet_model_v1`), with
+//! batch norm folded into per-channel scale layers. Descriptors of the same person lie
+//! within about 0.6 Euclidean distance.
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+
+use crate::error::Result;
+use crate::ops::{pool, Conv2d, Padding};
+use crate::{default_model_dir, Weights};
+
+/// Side of the square input the net expects.
+pub const INPUT_SIZE: usize = 150;
+/// Per-channel RGB mean subtracted before dividing by 255.
+pub const MEAN_RGB: [f32; 3] = [122.782, 117.001, 104.298];
+
+/// conv + bias, then the scale layer (`x * weights + biases`), optionally relu.
+#[derive(Debug, Clone)]
+struct ConvLayer {
+    conv: Conv2d,
+}
+
+fn conv_layer(
+    vb: VarBuilder,
+    cin: usize,
+    cout: usize,
+    k: usize,
+    stride: usize,
+    padding: Padding,
+    relu: bool,
+) -> Result<ConvLayer> {
+    let filters = vb.pp("conv").get((k, k, cin, cout), "filters")?;
+    let bias = vb.pp("conv").get(cout, "bias")?;
+    let scale = vb.pp("scale").get(cout, "weights")?;
+    let shift = vb.pp("scale").get(cout, "biases")?;
+    let conv = Conv2d::from_hwio(&filters, Some(bias), stride, padding)?
+        .with_scale(&scale, &shift)?
+        .with_relu(relu);
+    Ok(ConvLayer { conv })
+}
+
+impl candle_core::Module for ConvLayer {
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        self.conv.forward(x)
+    }
+}
+
+/// Two 3×3 conv layers with an identity shortcut; the "down" variant halves the size with
+/// a stride-2 `'valid'` first conv and an average-pooled (zero-widened) shortcut.
+#[derive(Debug, Clone)]
+struct Residual {
+    conv1: ConvLayer,
+    conv2: ConvLayer,
+    down: bool,
+}
+
+fn residual(vb: VarBuilder, cin: usize, cout: usize, down: bool) -> Result<Residual> {
+    let (stride, padding) = if down {
+        (2, Padding::Valid)
+    } else {
+        (1, Padding::Same)
+    };
+    Ok(Residual {
+        conv1: conv_layer(vb.pp("conv1"), cin, cout, 3, stride, padding, true)?,
+        conv2: conv_layer(vb.pp("conv2"), cout, cout, 3, 1, Padding::Same, false)?,
+        down,
+    })
+}
+
+impl candle_core::Module for Residual {
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let mut out = x.apply(&self.conv1)?.apply(&self.conv2)?;
+        let shortcut = if self.down {
+            let pooled = x.avg_pool2d(2)?;
+            let (n, c, h, w) = pooled.dims4()?;
+            let (_, cout, oh, ow) = out.dims4()?;
+            // The stride-2 'valid' conv can come out one row and column short of the pooled
+            // shortcut; face-api appends a zero row (bottom) and column (right).
+            if (oh, ow) != (h, w) {
+                out = out
+                    .pad_with_zeros(2, 0, h - oh)?
+                    .pad_with_zeros(3, 0, w - ow)?;
+            }
+            if cout != c {
+                let zeros = Tensor::zeros((n, cout - c, h, w), pooled.dtype(), pooled.device())?;
+                Tensor::cat(&[&pooled, &zeros], 1)?
+            } else {
+                pooled
+            }
+        } else {
+            x.clone()
+        };
+        (out + shortcut)?.relu()
+    }
+}
+
+/// The network: raw 0–255 RGB `[N, 3, 150, 150]` in, `[N, 128]` descriptors out (not
+/// L2-normalised, as face-api returns them).
+#[derive(Debug, Clone)]
+pub struct FaceRecognitionNet {
+    conv32_down: ConvLayer,
+    conv32: [Residual; 3],
+    conv64_down: Residual,
+    conv64: [Residual; 3],
+    conv128_down: Residual,
+    conv128: [Residual; 2],
+    conv256_down: Residual,
+    conv256: [Residual; 2],
+    conv256_down_out: Residual,
+    fc: Tensor,
+    sha256: Option<String>,
+}
+
+impl FaceRecognitionNet {
+    pub fn load(vb: VarBuilder) -> Result<Self> {
+        Ok(FaceRecognitionNet {
+            conv32_down: conv_layer(vb.pp("conv32_down"), 3, 32, 7, 2, Padding::Valid, true)?,
+            conv32: [
+                residual(vb.pp("conv32_1"), 32, 32, false)?,
+                residual(vb.pp("conv32_2"), 32, 32, false)?,
+                residual(vb.pp("conv32_3"), 32, 32, false)?,
+            ],
+            conv64_down: residual(vb.pp("conv64_down"), 32, 64, true)?,
+            conv64: [
+                residual(vb.pp("conv64_1"), 64, 64, false)?,
+                residual(vb.pp("conv64_2"), 64, 64, false)?,
+                residual(vb.pp("conv64_3"), 64, 64, false)?,
+            ],
+            conv128_down: residual(vb.pp("conv128_down"), 64, 128, true)?,
+            conv128: [
+                residual(vb.pp("conv128_1"), 128, 128, false)?,
+                residual(vb.pp("conv128_2"), 128, 128, false)?,
+            ],
+            conv256_down: residual(vb.pp("conv256_down"), 128, 256, true)?,
+            conv256: [
+                residual(vb.pp("conv256_1"), 256, 256, false)?,
+                residual(vb.pp("conv256_2"), 256, 256, false)?,
+            ],
+            conv256_down_out: residual(vb.pp("conv256_down_out"), 256, 256, true)?,
+            fc: vb.get((256, 128), "fc")?,
+            sha256: None,
+        })
+    }
+
+    /// Loads `face_recognition_model` from [`default_model_dir`] (checksums verified).
+    pub fn load_default(device: &Device) -> Result<Self> {
+        let weights = Weights::load(&default_model_dir(), "face_recognition_model", device)?;
+        let mut net = Self::load(weights.var_builder(device))?;
+        net.sha256 = Some(weights.sha256().to_string());
+        Ok(net)
+    }
+
+    /// SHA-256 of the weight shards, when loaded through [`Self::load_default`].
+    pub fn weights_sha256(&self) -> Option<&str> {
+        self.sha256.as_deref()
+    }
+
+    /// Descriptors `[N, 128]` for raw 0–255 RGB crops `[N, 3, 150, 150]`.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let x = crate::preprocess::normalise(&x.to_dtype(DType::F32)?, MEAN_RGB, 255.0)?;
+        let features = x
+            .apply(&self.conv32_down)?
+            .apply(&pool::MaxPool::valid(3, 2))?
+            .apply(&self.conv32[0])?
+            .apply(&self.conv32[1])?
+            .apply(&self.conv32[2])?
+            .apply(&self.conv64_down)?
+            .apply(&self.conv64[0])?
+            .apply(&self.conv64[1])?
+            .apply(&self.conv64[2])?
+            .apply(&self.conv128_down)?
+            .apply(&self.conv128[0])?
+            .apply(&self.conv128[1])?
+            .apply(&self.conv256_down)?
+            .apply(&self.conv256[0])?
+            .apply(&self.conv256[1])?
+            .apply(&self.conv256_down_out)?;
+        Ok(features.mean((2, 3))?.matmul(&self.fc)?)
+    }
+}
