@@ -43,7 +43,8 @@ pub fn depthwise_plane(
 ) {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
             // SAFETY: the CPU supports the features the function is compiled for.
             unsafe { depthwise_plane_avx2(g, input, weights, scratch, out, finish) };
             return;
@@ -95,32 +96,16 @@ fn depthwise_plane_generic(
     let ow = g.out_w;
     for oy in 0..g.out_h {
         let acc = &mut out[oy * ow..(oy + 1) * ow];
-        let row_of = |ky: usize| -> &[f32] {
+        let row_of = |ky: usize| -> Option<&[f32]> {
             match (oy * s + ky).checked_sub(g.pad_top) {
-                Some(iy) if iy < g.height => &rows[iy * row_len..(iy + 1) * row_len],
-                _ => zero,
+                Some(iy) if iy < g.height => Some(&rows[iy * row_len..(iy + 1) * row_len]),
+                _ => None,
             }
         };
         if g.kernel_h == 3 && g.kernel_w == 3 {
-            let tap = |row: &'_ [f32], kx: usize| -> usize { (kx % s) * lp.min(row.len()) + kx / s };
-            let (r0, r1, r2) = (row_of(0), row_of(1), row_of(2));
-            // A missing (padding) row is the short `zero` slice: tap index 0 only.
-            let pick = |row: &'_ [f32], kx: usize| -> usize {
-                if row.len() == lp {
-                    0
-                } else {
-                    tap(row, kx)
-                }
-            };
-            let a0 = &r0[pick(r0, 0)..][..ow];
-            let a1 = &r0[pick(r0, 1)..][..ow];
-            let a2 = &r0[pick(r0, 2)..][..ow];
-            let b0 = &r1[pick(r1, 0)..][..ow];
-            let b1 = &r1[pick(r1, 1)..][..ow];
-            let b2 = &r1[pick(r1, 2)..][..ow];
-            let c0 = &r2[pick(r2, 0)..][..ow];
-            let c1 = &r2[pick(r2, 1)..][..ow];
-            let c2 = &r2[pick(r2, 2)..][..ow];
+            let [a0, a1, a2] = taps3(row_of(0), zero, s, lp, ow);
+            let [b0, b1, b2] = taps3(row_of(1), zero, s, lp, ow);
+            let [c0, c1, c2] = taps3(row_of(2), zero, s, lp, ow);
             let w = &weights[..9];
             for x in 0..ow {
                 acc[x] = a0[x] * w[0]
@@ -136,10 +121,7 @@ fn depthwise_plane_generic(
         } else {
             acc.fill(0.0);
             for ky in 0..g.kernel_h {
-                let row = row_of(ky);
-                if row.len() != row_len {
-                    continue;
-                }
+                let Some(row) = row_of(ky) else { continue };
                 for kx in 0..g.kernel_w {
                     let wv = weights[ky * g.kernel_w + kx];
                     let src = &row[(kx % s) * lp + kx / s..][..ow];
@@ -150,5 +132,21 @@ fn depthwise_plane_generic(
             }
         }
         finish(acc);
+    }
+}
+
+/// The three column taps of a 3-wide kernel on one phase-split row, each `ow` long; a
+/// padding row reads zeros.
+#[inline(always)]
+fn taps3<'a>(
+    row: Option<&'a [f32]>,
+    zero: &'a [f32],
+    s: usize,
+    lp: usize,
+    ow: usize,
+) -> [&'a [f32]; 3] {
+    match row {
+        Some(r) => [0, 1, 2].map(|kx| &r[(kx % s) * lp + kx / s..][..ow]),
+        None => [&zero[..ow]; 3],
     }
 }

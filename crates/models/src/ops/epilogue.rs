@@ -23,7 +23,7 @@ impl Activation {
         match self {
             Activation::Identity => x,
             Activation::Relu => x.max(0.0),
-            Activation::Relu6 => x.max(0.0).min(6.0),
+            Activation::Relu6 => x.clamp(0.0, 6.0),
             Activation::Leaky => {
                 let m = x * 0.1;
                 (x - m).max(0.0) + m

@@ -2,10 +2,15 @@
 
 mod conv;
 mod depthwise;
+mod depthwise_kernel;
+mod epilogue;
+mod pointwise;
 pub mod pool;
 
 pub use conv::Conv2d;
 pub use depthwise::DepthwiseConv2d;
+pub use epilogue::{Activation, Epilogue};
+pub use pointwise::PointwiseConv2d;
 
 /// TensorFlow padding: `Valid` adds none; `Same` gives `ceil(in / stride)` outputs with
 /// the total padding split `floor(total/2)` before and the rest after (asymmetric, unlike
