@@ -10,6 +10,7 @@ pub mod ops;
 mod paths;
 pub mod preprocess;
 pub mod recognition;
+pub mod ssd;
 pub mod tiny_detector;
 mod weights;
 
@@ -19,5 +20,6 @@ pub use landmark68::{landmarks_in_image, FaceLandmark68Net};
 pub use landmark68_tiny::FaceLandmark68TinyNet;
 pub use paths::default_model_dir;
 pub use recognition::FaceRecognitionNet;
+pub use ssd::{SsdMobilenetV1, SsdOptions};
 pub use tiny_detector::{TinyFaceDetector, TinyOptions};
 pub use weights::Weights;

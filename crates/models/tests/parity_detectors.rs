@@ -4,7 +4,7 @@ mod common;
 
 use candle_core::Device;
 use kao_models::preprocess::{self, Pad, Rect};
-use kao_models::{BBox, Detection, TinyFaceDetector, TinyOptions};
+use kao_models::{BBox, Detection, SsdMobilenetV1, SsdOptions, TinyFaceDetector, TinyOptions};
 
 fn golden_box(v: &serde_json::Value) -> BBox {
     BBox {
@@ -95,6 +95,70 @@ fn tiny_detections_match_face_api() {
             let score = g["score"].as_f64().unwrap();
             assert!(
                 (d.score - score).abs() < 1e-3,
+                "{file}: score {} vs {score}",
+                d.score
+            );
+        }
+        eprintln!("{file}: {} faces, worst IoU {worst:.6}", found.len());
+    }
+}
+
+#[test]
+fn ssd_anchor_scores_match_face_api() {
+    let dev = Device::Cpu;
+    let net = SsdMobilenetV1::load_default(&dev).unwrap();
+    let image = common::fixture_image("sample1_in512.png");
+    let golden = common::golden();
+    let raw = &common::record(&golden, "sample1_in512.png")["ssd_mobilenetv1"]["raw_top"];
+    // The image is the exact 512×512 net input, so no padding or resizing happens.
+    let input =
+        preprocess::batch(&[(&image, Rect::full(&image))], 512, Pad::BottomRight, &dev).unwrap();
+    let out = net.forward(&input).unwrap();
+    let scores = out.scores.squeeze(0).unwrap().to_vec1::<f32>().unwrap();
+    let boxes = out.boxes.squeeze(0).unwrap().to_vec2::<f32>().unwrap();
+    assert_eq!(scores.len(), 5118);
+    let (mut worst_score, mut worst_box) = (0f32, 0f32);
+    for anchor in raw["anchors"].as_array().unwrap() {
+        let i = anchor["index"].as_u64().unwrap() as usize;
+        let score = anchor["score"].as_f64().unwrap() as f32;
+        worst_score = worst_score.max((scores[i] - score).abs());
+        for (ours, theirs) in boxes[i].iter().zip(common::f32s(&anchor["box"])) {
+            worst_box = worst_box.max((ours - theirs).abs());
+        }
+    }
+    let sum: f64 = scores.iter().map(|&s| f64::from(s)).sum();
+    eprintln!("ssd raw_top: max |score diff| {worst_score:e}, max |box diff| {worst_box:e}, score sum {sum}");
+    assert!(worst_score <= 1e-4, "score diff {worst_score}");
+    assert!(worst_box <= 1e-4, "box diff {worst_box}");
+    assert!(
+        (sum - raw["score_sum"].as_f64().unwrap()).abs() < 1e-2,
+        "score sum {sum}"
+    );
+    let above = scores.iter().filter(|&&s| s > 0.5).count() as u64;
+    assert_eq!(above, raw["num_above_min_confidence"].as_u64().unwrap());
+}
+
+#[test]
+fn ssd_detections_match_face_api() {
+    let net = SsdMobilenetV1::load_default(&Device::Cpu).unwrap();
+    let golden = common::golden();
+    for file in ["sample1_in512.png", "sample1_third.png"] {
+        let image = common::fixture_image(file);
+        let record = common::record(&golden, file);
+        let found = net.detect(&image, &SsdOptions::default()).unwrap();
+        let worst = assert_same_detections(
+            &found,
+            &record["ssd_mobilenetv1"]["detections"],
+            0.999,
+            file,
+        );
+        for (d, g) in found
+            .iter()
+            .zip(record["ssd_mobilenetv1"]["detections"].as_array().unwrap())
+        {
+            let score = g["score"].as_f64().unwrap();
+            assert!(
+                (d.score - score).abs() < 1e-4,
                 "{file}: score {} vs {score}",
                 d.score
             );
