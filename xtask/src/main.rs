@@ -1,5 +1,6 @@
 //! Project automation (cargo's xtask pattern): `cargo xtask <task>`.
 
+mod bench_augment;
 mod ci;
 
 use clap::{Parser, Subcommand};
@@ -15,6 +16,8 @@ struct Cli {
 enum Task {
     /// Run exactly what `.ci/run` runs: fmt check, clippy -D warnings, the tests.
     Ci,
+    /// Run a benchmark: `augment`.
+    Bench { what: String },
     /// Photos to a published, evaluated model in one command (not built yet).
     Pipeline {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -25,6 +28,10 @@ enum Task {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().task {
         Task::Ci => ci::run(),
+        Task::Bench { what } => match what.as_str() {
+            "augment" => bench_augment::run(),
+            other => anyhow::bail!("unknown benchmark {other:?} (augment)"),
+        },
         Task::Pipeline { .. } => {
             anyhow::bail!(
                 "`cargo xtask pipeline` is not built yet: it comes with the pipeline issue"
