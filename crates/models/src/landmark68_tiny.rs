@@ -43,6 +43,11 @@ impl FaceLandmark68TinyNet {
         Ok(net)
     }
 
+    /// The device the weights live on (inputs must be there too).
+    pub fn device(&self) -> &Device {
+        self.fc.weight().device()
+    }
+
     /// SHA-256 of the weight shards, when loaded through [`Self::load_default`].
     pub fn weights_sha256(&self) -> Option<&str> {
         self.sha256.as_deref()

@@ -154,6 +154,11 @@ impl FaceRecognitionNet {
         Ok(net)
     }
 
+    /// The device the weights live on (inputs must be there too).
+    pub fn device(&self) -> &Device {
+        self.fc.device()
+    }
+
     /// SHA-256 of the weight shards, when loaded through [`Self::load_default`].
     pub fn weights_sha256(&self) -> Option<&str> {
         self.sha256.as_deref()

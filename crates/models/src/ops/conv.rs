@@ -1,18 +1,21 @@
-use candle_core::{Result, Tensor};
+use candle_core::{CpuStorage, Layout, Result, Shape, Tensor};
 
+use super::dense_kernel::{self, DenseEpilogue, Geometry};
 use super::{pad_same, Padding};
 
 /// A dense 2-D convolution from TF.js HWIO filters, NCHW activations, with an optional
 /// fused epilogue: `+ bias`, then `* scale + shift` (dlib's folded batch norm), then relu,
 /// each step rounded to f32 as the separate tfjs ops are.
+///
+/// On the CPU it runs [`dense_kernel::conv2d`] (cache-tiled im2col + gemm, epilogue fused);
+/// on other devices candle's `conv2d` and tensor ops.
 #[derive(Debug, Clone)]
 pub struct Conv2d {
-    /// OIHW, as candle's conv2d wants.
+    /// OIHW, as candle's conv2d wants; flattened it is the `[out, in·kh·kw]` gemm operand.
     weight: Tensor,
-    bias: Option<Tensor>,
-    scale: Option<(Tensor, Tensor)>,
-    relu: bool,
-    kernel: usize,
+    weight_rows: Vec<f32>,
+    epilogue: DenseEpilogue,
+    kernel: (usize, usize),
     stride: usize,
     padding: Padding,
 }
@@ -25,13 +28,17 @@ impl Conv2d {
         stride: usize,
         padding: Padding,
     ) -> Result<Self> {
-        let (kh, _kw, _i, _o) = filters.dims4()?;
+        let (kh, kw, _i, _o) = filters.dims4()?;
+        let weight = filters.permute((3, 2, 0, 1))?.contiguous()?;
         Ok(Conv2d {
-            weight: filters.permute((3, 2, 0, 1))?.contiguous()?,
-            bias: bias.map(|b| b.reshape((1, (), 1, 1))).transpose()?,
-            scale: None,
-            relu: false,
-            kernel: kh,
+            weight_rows: weight.flatten_all()?.to_vec1()?,
+            weight,
+            epilogue: DenseEpilogue {
+                bias: bias.map(|b| b.flatten_all()?.to_vec1()).transpose()?,
+                scale: None,
+                relu: false,
+            },
+            kernel: (kh, kw),
             stride,
             padding,
         })
@@ -39,34 +46,157 @@ impl Conv2d {
 
     /// Follows the convolution with `x * scale + shift` per output channel.
     pub fn with_scale(mut self, scale: &Tensor, shift: &Tensor) -> Result<Self> {
-        self.scale = Some((scale.reshape((1, (), 1, 1))?, shift.reshape((1, (), 1, 1))?));
+        self.epilogue.scale = Some((
+            scale.flatten_all()?.to_vec1()?,
+            shift.flatten_all()?.to_vec1()?,
+        ));
         Ok(self)
     }
 
     /// Ends with a relu.
     pub fn with_relu(mut self, relu: bool) -> Self {
-        self.relu = relu;
+        self.epilogue.relu = relu;
         self
     }
 
+    pub fn out_channels(&self) -> usize {
+        self.weight.dims()[0]
+    }
+
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let x = pad_same(x, self.kernel, self.stride, self.padding)?;
+        if x.device().is_cpu() && x.dtype() == candle_core::DType::F32 {
+            return x.contiguous()?.apply_op1_no_bwd(self);
+        }
+        self.forward_reference(x)
+    }
+
+    /// candle's own `conv2d` and tensor ops: the path for non-CPU devices, and the
+    /// reference the CPU kernel is tested against.
+    pub fn forward_reference(&self, x: &Tensor) -> Result<Tensor> {
+        let x = pad_same(x, self.kernel.0, self.stride, self.padding)?;
         let mut y = x.conv2d(&self.weight, 0, self.stride, 1, 1)?;
-        if let Some(b) = &self.bias {
-            y = y.broadcast_add(b)?;
+        let device = y.device().clone();
+        let channel = |v: &[f32]| Tensor::from_slice(v, (1, v.len(), 1, 1), &device);
+        if let Some(b) = &self.epilogue.bias {
+            y = y.broadcast_add(&channel(b)?)?;
         }
-        if let Some((scale, shift)) = &self.scale {
-            y = y.broadcast_mul(scale)?.broadcast_add(shift)?;
+        if let Some((scale, shift)) = &self.epilogue.scale {
+            y = y
+                .broadcast_mul(&channel(scale)?)?
+                .broadcast_add(&channel(shift)?)?;
         }
-        if self.relu {
+        if self.epilogue.relu {
             y = y.relu()?;
         }
         Ok(y)
+    }
+
+    fn geometry(&self, batch: usize, in_channels: usize, h: usize, w: usize) -> Result<Geometry> {
+        let (kh, kw) = self.kernel;
+        let expected = self.weight.dims()[1];
+        if in_channels != expected {
+            candle_core::bail!("convolution expects {expected} input channels, got {in_channels}");
+        }
+        let out = |n: usize, k: usize| match self.padding {
+            Padding::Same => Ok(n.div_ceil(self.stride)),
+            Padding::Valid if n >= k => Ok((n - k) / self.stride + 1),
+            Padding::Valid => Err(candle_core::Error::Msg(format!(
+                "input {h}x{w} smaller than kernel {kh}x{kw}"
+            ))),
+        };
+        Ok(Geometry {
+            batch,
+            in_channels,
+            height: h,
+            width: w,
+            out_channels: self.out_channels(),
+            kernel_h: kh,
+            kernel_w: kw,
+            stride: self.stride,
+            pad_top: self.padding.amounts(h, kh, self.stride).0,
+            pad_left: self.padding.amounts(w, kw, self.stride).0,
+            out_h: out(h, kh)?,
+            out_w: out(w, kw)?,
+        })
+    }
+}
+
+impl candle_core::CustomOp1 for Conv2d {
+    fn name(&self) -> &'static str {
+        "kao-conv2d"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let CpuStorage::F32(data) = storage else {
+            candle_core::bail!("convolution works on f32 only");
+        };
+        let Some((start, end)) = layout.contiguous_offsets() else {
+            candle_core::bail!("convolution needs a contiguous input");
+        };
+        let (n, c, h, w) = layout.shape().dims4()?;
+        let g = self.geometry(n, c, h, w)?;
+        let mut out = vec![0f32; n * g.out_channels * g.out_h * g.out_w];
+        dense_kernel::conv2d(
+            &data[start..end],
+            &self.weight_rows,
+            &g,
+            &self.epilogue,
+            &mut out,
+        );
+        Ok((
+            CpuStorage::F32(out),
+            Shape::from((n, g.out_channels, g.out_h, g.out_w)),
+        ))
     }
 }
 
 impl candle_core::Module for Conv2d {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         Conv2d::forward(self, x)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use candle_core::{Device, Tensor};
+
+    use super::*;
+
+    /// The CPU kernel against candle's conv2d, over the shapes face-api's nets use: odd and
+    /// even sizes, strides 1 and 2, TF-same (asymmetric) and valid padding, batches.
+    #[test]
+    fn kernel_matches_candle_conv2d() -> Result<()> {
+        let dev = Device::Cpu;
+        let cases = [
+            (2, 3, 17, 17, 8, 7, 2, Padding::Valid),
+            (1, 5, 12, 9, 6, 3, 2, Padding::Same),
+            (3, 4, 11, 11, 40, 3, 1, Padding::Same),
+            (2, 8, 9, 9, 16, 3, 2, Padding::Valid),
+            (1, 6, 4, 4, 70, 3, 1, Padding::Same),
+            (2, 6, 5, 7, 4, 1, 1, Padding::Valid),
+        ];
+        for (n, cin, h, w, cout, k, stride, padding) in cases {
+            let x = Tensor::randn(0f32, 1.0, (n, cin, h, w), &dev)?;
+            let filters = Tensor::randn(0f32, 1.0, (k, k, cin, cout), &dev)?;
+            let bias = Tensor::randn(0f32, 1.0, cout, &dev)?;
+            let scale = Tensor::randn(0f32, 1.0, cout, &dev)?;
+            let shift = Tensor::randn(0f32, 1.0, cout, &dev)?;
+            let conv = Conv2d::from_hwio(&filters, Some(bias), stride, padding)?
+                .with_scale(&scale, &shift)?
+                .with_relu(true);
+            let fast = conv.forward(&x)?;
+            let reference = conv.forward_reference(&x)?;
+            assert_eq!(fast.dims(), reference.dims());
+            let diff = (fast - reference)?
+                .abs()?
+                .flatten_all()?
+                .max(0)?
+                .to_scalar::<f32>()?;
+            assert!(
+                diff < 1e-4,
+                "{n}x{cin}x{h}x{w} k{k} s{stride} {padding:?}: {diff}"
+            );
+        }
+        Ok(())
     }
 }

@@ -1,6 +1,7 @@
 //! Convolution building blocks with TensorFlow's padding rules, shared by every network.
 
 mod conv;
+mod dense_kernel;
 mod depthwise;
 mod depthwise_kernel;
 mod epilogue;
