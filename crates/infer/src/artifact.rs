@@ -1,0 +1,185 @@
+//! `iterations/<n>/model.json`: everything needed to reproduce and check a trained model.
+
+use std::path::Path;
+
+use kao_dataset::{write_atomic, write_atomic_json};
+use kao_facecrop::CropConfig;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{InferError, Result};
+use crate::unknown::UnknownRule;
+
+/// Bumped whenever a field changes meaning; loading any other version is an error.
+pub const FORMAT_VERSION: u32 = 1;
+pub const MODEL_FILE: &str = "model.json";
+pub const HEAD_FILE: &str = "head.safetensors";
+
+/// A tag the head knows, in the head's output order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TagInfo {
+    /// Stable UUID from `W/tags.json`.
+    pub id: String,
+    pub name: String,
+    /// Custom Vision's Negative tag: faces of other people, trained on but never predicted.
+    #[serde(default)]
+    pub negative: bool,
+}
+
+/// The network that turns a 150×150 chip into a descriptor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EmbeddingInfo {
+    /// e.g. `face-api-1.7.15/face_recognition_model`.
+    pub id: String,
+    /// SHA-256 of the weight files; a Predictor refuses other weights.
+    pub sha256: String,
+    pub dimension: usize,
+}
+
+/// Which head `head.safetensors` holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HeadKind {
+    /// Multinomial logistic regression.
+    Logreg,
+    /// One hidden layer (ReLU) then softmax.
+    Mlp,
+    /// Softmax over scaled cosine similarity to each tag's mean descriptor.
+    Centroid,
+    /// Softmax over scaled mean cosine similarity of each tag's k nearest training descriptors.
+    Knn,
+}
+
+impl HeadKind {
+    pub const ALL: [HeadKind; 4] = [
+        HeadKind::Logreg,
+        HeadKind::Mlp,
+        HeadKind::Centroid,
+        HeadKind::Knn,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            HeadKind::Logreg => "logreg",
+            HeadKind::Mlp => "mlp",
+            HeadKind::Centroid => "centroid",
+            HeadKind::Knn => "knn",
+        }
+    }
+}
+
+impl std::str::FromStr for HeadKind {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        HeadKind::ALL
+            .into_iter()
+            .find(|h| h.name() == s)
+            .ok_or_else(|| format!("unknown head {s:?} (logreg, mlp, centroid or knn)"))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HeadInfo {
+    pub kind: HeadKind,
+    /// SHA-256 of `head.safetensors`.
+    pub sha256: String,
+    /// Neighbours per tag, for `knn`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub k: Option<usize>,
+}
+
+/// The headline numbers of the iteration, copied from its `metrics.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricsSummary {
+    pub split: String,
+    pub top1: f64,
+    pub precision: f64,
+    pub recall: f64,
+    pub average_precision: f64,
+}
+
+/// The content of `model.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelArtifact {
+    pub format_version: u32,
+    pub iteration: u32,
+    pub created_at: String,
+    pub tags: Vec<TagInfo>,
+    pub embedding: EmbeddingInfo,
+    /// Detector, pick and alignment settings the chips were cut with; prediction uses the same.
+    pub crop: CropConfig,
+    pub head: HeadInfo,
+    /// Probability at or above which a tag counts as predicted (Custom Vision's threshold).
+    pub threshold: f32,
+    pub unknown: UnknownRule,
+    /// The training configuration, as given (kao-train's `TrainConfig`).
+    pub training: serde_json::Value,
+    pub seed: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metrics: Vec<MetricsSummary>,
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+impl ModelArtifact {
+    /// Reads `dir/model.json` and checks its version (not the head's checksum).
+    pub fn read(dir: &Path) -> Result<ModelArtifact> {
+        let path = dir.join(MODEL_FILE);
+        let bytes = std::fs::read(&path).map_err(InferError::io(&path))?;
+        // Check the version before the full parse, so an old or newer file gets the
+        // version message rather than a confusing missing-field one.
+        let probe: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(InferError::json(&path))?;
+        let found = probe
+            .get("formatVersion")
+            .and_then(|v| v.as_u64())
+            .ok_or_else(|| InferError::invalid(&path, "no formatVersion: not a kao model.json"))?
+            as u32;
+        if found != FORMAT_VERSION {
+            return Err(InferError::Version {
+                path,
+                found,
+                expected: FORMAT_VERSION,
+            });
+        }
+        serde_json::from_value(probe).map_err(InferError::json(&path))
+    }
+
+    /// Reads `model.json` and `head.safetensors`, checking version and checksum; returns
+    /// the artifact and the head file's bytes.
+    pub fn load_checked(dir: &Path) -> Result<(ModelArtifact, Vec<u8>)> {
+        let artifact = Self::read(dir)?;
+        let path = dir.join(HEAD_FILE);
+        let bytes = std::fs::read(&path).map_err(InferError::io(&path))?;
+        let found = sha256_hex(&bytes);
+        if found != artifact.head.sha256 {
+            return Err(InferError::Checksum {
+                path,
+                expected: artifact.head.sha256.clone(),
+                found,
+            });
+        }
+        Ok((artifact, bytes))
+    }
+
+    /// Writes `head.safetensors` then `model.json`, each atomically; `model.json` goes last
+    /// so that an iteration folder with a model.json always has its head. Sets `head.sha256`.
+    pub fn write(&mut self, dir: &Path, head_bytes: &[u8]) -> Result<()> {
+        self.head.sha256 = sha256_hex(head_bytes);
+        write_atomic(&dir.join(HEAD_FILE), head_bytes)?;
+        write_atomic_json(&dir.join(MODEL_FILE), self)?;
+        Ok(())
+    }
+
+    /// The tags that can be predicted (all but Negative), in head order.
+    pub fn predictable_tags(&self) -> impl Iterator<Item = (usize, &TagInfo)> {
+        self.tags.iter().enumerate().filter(|(_, t)| !t.negative)
+    }
+}

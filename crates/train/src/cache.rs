@@ -1,0 +1,82 @@
+//! The embedding cache: descriptors keyed by (network, chip content, augmentation), so
+//! retraining never runs the network on a chip it has seen.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use kao_dataset::{read_manifest, Manifest, WorkDir};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::Result;
+
+/// One line of `cache/embeddings/<network>/descriptors.jsonl`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Entry {
+    key: String,
+    descriptor: Vec<f32>,
+}
+
+/// Append-only and fsync'd per batch: a crash loses at most the batch in flight.
+pub struct EmbeddingCache {
+    manifest: Manifest<Entry>,
+    map: HashMap<String, Vec<f32>>,
+}
+
+impl EmbeddingCache {
+    /// Opens (or creates) the cache of network `network_id` in the work dir.
+    pub fn open(work: &WorkDir, network_id: &str) -> Result<EmbeddingCache> {
+        Self::open_at(&work.embedding_cache(network_id))
+    }
+
+    pub fn open_at(dir: &Path) -> Result<EmbeddingCache> {
+        let path: PathBuf = dir.join("descriptors.jsonl");
+        let read = read_manifest::<Entry>(&path)?;
+        let map = read
+            .records
+            .into_iter()
+            .map(|e| (e.key, e.descriptor))
+            .collect();
+        Ok(EmbeddingCache {
+            manifest: Manifest::open(&path)?,
+            map,
+        })
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Vec<f32>> {
+        self.map.get(key)
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    pub fn insert(&mut self, key: String, descriptor: Vec<f32>) -> Result<()> {
+        self.manifest.append(&Entry {
+            key: key.clone(),
+            descriptor: descriptor.clone(),
+        })?;
+        self.map.insert(key, descriptor);
+        Ok(())
+    }
+}
+
+/// Key of a plain chip: the SHA-256 of its PNG bytes (so a recropped chip is a new key).
+pub fn chip_key(png: &[u8]) -> String {
+    format!("chip:{}", hex::encode(Sha256::digest(png)))
+}
+
+/// Key of an augmented chip: the source photo, the chip placement and the draw.
+pub fn augment_key(
+    source_content_id: &str,
+    transform: &[f32; 6],
+    size: u32,
+    draw_key: &str,
+) -> String {
+    let text = format!("{source_content_id}|{transform:?}|{size}|{draw_key}");
+    format!("aug:{}", hex::encode(Sha256::digest(text.as_bytes())))
+}

@@ -1,0 +1,89 @@
+//! The work dir's chips, tags and split, as the trainer needs them.
+
+use std::collections::{BTreeSet, HashMap};
+
+use kao_dataset::{read_manifest, ChipRecord, FaceRecord, SplitPart, Splits, WorkDir};
+
+use crate::error::{Result, TrainError};
+
+/// Custom Vision's special tag: faces of other people, never predicted.
+pub fn is_negative(tag: &str) -> bool {
+    tag.eq_ignore_ascii_case("negative")
+}
+
+/// Chips of one split part, each with its tag name.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    pub splits: Splits,
+    pub chips: HashMap<String, ChipRecord>,
+    /// Tag names in head order: sorted, Negative last.
+    pub tags: Vec<String>,
+}
+
+impl Dataset {
+    pub fn load(work: &WorkDir) -> Result<Dataset> {
+        let splits_path = work.splits();
+        if !splits_path.exists() {
+            return Err(TrainError::data(
+                &splits_path,
+                "missing: run `kao split` first",
+            ));
+        }
+        let splits = Splits::read(&splits_path)?;
+        let manifest = read_manifest::<FaceRecord>(&work.faces_manifest())?;
+        // Later lines win: a recropped photo appends a newer record for the same chip.
+        let chips: HashMap<String, ChipRecord> = manifest
+            .records
+            .into_iter()
+            .filter_map(|r| match r {
+                FaceRecord::Chip(c) => Some((c.chip.clone(), c)),
+                FaceRecord::Reject(_) => None,
+            })
+            .collect();
+        let mut names = BTreeSet::new();
+        for part in SplitPart::ALL {
+            for id in splits.part(part) {
+                let c = chips.get(id).ok_or_else(|| {
+                    TrainError::data(
+                        work.faces_manifest(),
+                        format!(
+                            "{id} is in splits.json but not in the manifest: rerun `kao split`"
+                        ),
+                    )
+                })?;
+                names.insert(c.source.tag.clone());
+            }
+        }
+        let (mut tags, neg): (Vec<String>, Vec<String>) =
+            names.into_iter().partition(|t| !is_negative(t));
+        tags.extend(neg);
+        if tags.iter().filter(|t| !is_negative(t)).count() < 2 {
+            return Err(TrainError::data(
+                &splits_path,
+                "training needs at least two tags (besides negative)",
+            ));
+        }
+        Ok(Dataset {
+            splits,
+            chips,
+            tags,
+        })
+    }
+
+    /// `(chip id, tag index)` of a part.
+    pub fn items(&self, part: SplitPart) -> Vec<(&ChipRecord, usize)> {
+        self.splits
+            .part(part)
+            .iter()
+            .map(|id| {
+                let c = &self.chips[id];
+                let t = self
+                    .tags
+                    .iter()
+                    .position(|t| *t == c.source.tag)
+                    .expect("tag collected at load");
+                (c, t)
+            })
+            .collect()
+    }
+}
