@@ -1,5 +1,6 @@
 //! End-to-end tests of the `kao` binary.
 
+mod crawl;
 mod inspect;
 
 use std::path::PathBuf;

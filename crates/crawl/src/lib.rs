@@ -1,0 +1,20 @@
+#![doc = include_str!("../README.md")]
+
+mod archive;
+mod crawl;
+mod error;
+mod fetch;
+mod html;
+mod options;
+mod record;
+mod robots;
+mod source;
+mod store;
+mod summary;
+
+pub use crawl::{crawl, crawl_blocking, no_progress, CrawlEvent, Progress};
+pub use error::{CrawlError, Result};
+pub use options::{parse_duration, CrawlOptions, MinSize};
+pub use record::{Outcome, RawRecord};
+pub use source::{Source, TagJob, DEFAULT_BING_MAX};
+pub use summary::{CrawlSummary, TagSummary};
