@@ -2,6 +2,7 @@
 
 mod crawl;
 mod inspect;
+mod train;
 
 use std::path::PathBuf;
 

@@ -1,6 +1,7 @@
 //! Project automation (cargo's xtask pattern): `cargo xtask <task>`.
 
 mod bench_augment;
+mod bench_train;
 mod ci;
 
 use clap::{Parser, Subcommand};
@@ -30,6 +31,7 @@ fn main() -> anyhow::Result<()> {
         Task::Ci => ci::run(),
         Task::Bench { what } => match what.as_str() {
             "augment" => bench_augment::run(),
+            "train" => bench_train::run(),
             other => anyhow::bail!("unknown benchmark {other:?} (augment)"),
         },
         Task::Pipeline { .. } => {
