@@ -28,6 +28,14 @@ pub struct CrawlArgs {
     pub tag: String,
     #[command(subcommand)]
     pub source: SourceArgs,
+    // Boxed: the network options would make this the one huge variant of `Command`.
+    #[command(flatten)]
+    pub net: Box<NetArgs>,
+}
+
+/// Options valid anywhere after `crawl`, before or after the source.
+#[derive(Debug, clap::Args)]
+pub struct NetArgs {
     /// Smallest accepted picture, WIDTHxHEIGHT.
     #[arg(long, global = true, value_name = "WxH", default_value = "64x64")]
     pub min_size: MinSize,
@@ -144,7 +152,7 @@ impl SourceArgs {
     }
 }
 
-impl CrawlArgs {
+impl NetArgs {
     fn options(&self) -> CrawlOptions {
         let mut o = CrawlOptions {
             min_size: self.min_size,
@@ -188,8 +196,8 @@ impl CrawlArgs {
 pub fn run(global: &Global, args: CrawlArgs) -> anyhow::Result<ExitCode> {
     let work = WorkDir::new(&global.work);
     let jobs = [TagJob::new(&args.tag, vec![args.source.to_source()])];
-    let opts = args.options();
-    let bars = Bars::new(global.quiet || args.json);
+    let opts = args.net.options();
+    let bars = Bars::new(global.quiet || args.net.json);
     let summary = crawl_blocking(&work, &jobs, &opts, &|e| bars.event(e)).with_context(|| {
         format!(
             "crawl of {} for tag {:?} failed",
@@ -198,7 +206,7 @@ pub fn run(global: &Global, args: CrawlArgs) -> anyhow::Result<ExitCode> {
         )
     })?;
     bars.clear();
-    if args.json {
+    if args.net.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
         print_summary(&summary, &work);
