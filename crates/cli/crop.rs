@@ -1,12 +1,148 @@
-//! `kao crop` (placeholder until its issue lands).
+//! `kao crop`: photos to aligned 150×150 face chips.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use kao_dataset::{read_manifest, FaceRecord, WorkDir};
+use kao_facecrop::{crop_tree, Alignment, CropConfig, CropSummary, Cropper, DetectorKind, FaceNets, Pick};
+use kao_image::Limits;
 
 use crate::args::Global;
+use crate::progress::Progress;
 
 #[derive(Debug, clap::Args)]
-pub struct CropArgs {}
+pub struct CropArgs {
+    /// A folder with one sub-folder of photos per tag; default: the work dir's raw/.
+    pub src: Option<PathBuf>,
+    /// Face detector.
+    #[arg(long, value_enum, default_value = "ssd")]
+    pub detector: DetectorArg,
+    /// Which face(s) of a photo become chips.
+    #[arg(long, value_enum, default_value = "center")]
+    pub pick: PickArg,
+    /// Chip placement convention.
+    #[arg(long, value_enum, default_value = "dlib")]
+    pub align: AlignArg,
+    /// Minimum detector score.
+    #[arg(long, default_value_t = CropConfig::default().score_threshold)]
+    pub score_threshold: f32,
+    /// Minimum face box side in source pixels.
+    #[arg(long, default_value_t = CropConfig::default().min_face)]
+    pub min_face: u32,
+    /// Also write a grid of the first chips of each tag to this PNG.
+    #[arg(long)]
+    pub contact_sheet: Option<PathBuf>,
+    /// Chips per tag on the contact sheet.
+    #[arg(long, default_value_t = 12)]
+    pub sheet_per_tag: usize,
+    /// Print the summary as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
 
-pub fn run(_global: &Global, _args: CropArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`kao crop` is not built yet")
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum DetectorArg {
+    Tiny,
+    Ssd,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum PickArg {
+    Center,
+    Largest,
+    All,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum AlignArg {
+    Dlib,
+    Faceapi,
+}
+
+impl CropArgs {
+    pub fn config(&self) -> CropConfig {
+        CropConfig {
+            detector: match self.detector {
+                DetectorArg::Tiny => DetectorKind::Tiny,
+                DetectorArg::Ssd => DetectorKind::Ssd,
+            },
+            pick: match self.pick {
+                PickArg::Center => Pick::Center,
+                PickArg::Largest => Pick::Largest,
+                PickArg::All => Pick::All,
+            },
+            alignment: match self.align {
+                AlignArg::Dlib => Alignment::Dlib,
+                AlignArg::Faceapi => Alignment::FaceApi,
+            },
+            score_threshold: self.score_threshold,
+            min_face: self.min_face,
+            ..CropConfig::default()
+        }
+    }
+}
+
+pub fn run(global: &Global, args: CropArgs) -> anyhow::Result<ExitCode> {
+    let work = WorkDir::new(&global.work);
+    let src = args.src.clone().unwrap_or_else(|| work.raw());
+    let nets = FaceNets::load(&candle_core::Device::Cpu).context("cannot load the face networks")?;
+    let cropper = Cropper::new(Arc::new(nets), args.config());
+    let total = kao_dataset::list_tree(&src)
+        .with_context(|| format!("cannot list {}", src.display()))?
+        .0
+        .len();
+    let progress = Progress::new(total as u64, "crop", global.quiet || args.json);
+    let started = std::time::Instant::now();
+    let summary = crop_tree(&work, &src, &cropper, &Limits::default(), &|| progress.inc())
+        .with_context(|| format!("cropping {}", src.display()))?;
+    progress.finish();
+    let seconds = started.elapsed().as_secs_f64();
+    if let Some(sheet) = &args.contact_sheet {
+        let chips: Vec<_> = read_manifest::<FaceRecord>(&work.faces_manifest())?
+            .records
+            .into_iter()
+            .filter_map(|r| match r {
+                FaceRecord::Chip(c) => Some(c),
+                FaceRecord::Reject(_) => None,
+            })
+            .collect();
+        kao_facecrop::contact_sheet(&work, &chips, args.sheet_per_tag, 75)
+            .save(sheet)
+            .with_context(|| format!("cannot write {}", sheet.display()))?;
+    }
+    if args.json {
+        let mut v = serde_json::to_value(&summary)?;
+        v["seconds"] = seconds.into();
+        v["photosPerSecond"] = (summary.photos() as f64 / seconds.max(1e-9)).into();
+        println!("{v}");
+    } else {
+        print_summary(&summary, seconds);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_summary(s: &CropSummary, seconds: f64) {
+    println!("{:<28} {:>7} {:>7} {:>7}  rejects", "tag", "photos", "chips", "reused");
+    for (tag, t) in &s.tags {
+        let rejects: Vec<String> = t.rejects.iter().map(|(r, n)| format!("{r} {n}")).collect();
+        println!(
+            "{:<28} {:>7} {:>7} {:>7}  {}",
+            tag,
+            t.photos,
+            t.chips,
+            t.reused,
+            if rejects.is_empty() { "-".into() } else { rejects.join(", ") }
+        );
+    }
+    println!(
+        "{:<28} {:>7} {:>7} {:>7}  {}",
+        "total",
+        s.photos(),
+        s.chips(),
+        s.tags.values().map(|t| t.reused).sum::<usize>(),
+        s.rejects()
+    );
+    println!("{:.1} photos/s ({:.1} s)", s.photos() as f64 / seconds.max(1e-9), seconds);
 }

@@ -1,7 +1,19 @@
 #![doc = include_str!("../README.md")]
 
+pub mod align;
 mod config;
+mod contact_sheet;
+mod cropper;
+mod error;
 mod face;
+mod pick;
+mod stage;
+pub mod warp;
 
 pub use config::{Alignment, CropConfig, DetectorKind, Pick};
+pub use contact_sheet::contact_sheet;
+pub use cropper::{Cropper, FaceNets, Outcome};
+pub use error::{CropError, Result};
 pub use face::Face;
+pub use pick::pick;
+pub use stage::{crop_tree, CropSummary, TagSummary};

@@ -1,0 +1,187 @@
+//! Detect → landmarks → alignment for one photo, with the networks loaded once.
+
+use std::sync::Arc;
+
+use candle_core::Device;
+use image::RgbImage;
+use kao_dataset::BoxF;
+use kao_models::preprocess::{self, Pad, Rect};
+use kao_models::ssd::{SsdMobilenetV1, SsdOptions};
+use kao_models::{landmarks_in_image, Detection, FaceLandmark68Net, TinyFaceDetector, TinyOptions};
+
+use crate::align;
+use crate::config::{Alignment, CropConfig, DetectorKind};
+use crate::error::Result;
+use crate::face::Face;
+use crate::warp;
+
+/// Detections scoring at least this, but under the configured threshold, make a photo a
+/// `low_score` reject rather than `no_face`: something face-like was there.
+const CANDIDATE_SCORE: f64 = 0.2;
+/// dlib's padding around the mean face for its 150×150 recognition chips.
+const DLIB_PADDING: f64 = 0.25;
+const LANDMARK_INPUT: usize = 112;
+
+/// The detectors and the landmark network, loaded once and shared by every thread.
+pub struct FaceNets {
+    device: Device,
+    tiny: TinyFaceDetector,
+    ssd: SsdMobilenetV1,
+    landmarks: FaceLandmark68Net,
+}
+
+impl FaceNets {
+    /// Loads the shipped weights (checksums verified) onto `device`.
+    pub fn load(device: &Device) -> Result<FaceNets> {
+        Ok(FaceNets {
+            device: device.clone(),
+            tiny: TinyFaceDetector::load_default(device)?,
+            ssd: SsdMobilenetV1::load_default(device)?,
+            landmarks: FaceLandmark68Net::load_default(device)?,
+        })
+    }
+}
+
+/// What became of one photo.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// The faces kept after filtering, and which of them the pick rule chose.
+    Faces { faces: Vec<Face>, picked: Vec<usize> },
+    /// Nothing usable; `reason` is `no_face`, `low_score`, `face_too_small` or `ambiguous`.
+    Reject { reason: &'static str },
+}
+
+/// Runs the crop settings over photos.
+pub struct Cropper {
+    nets: Arc<FaceNets>,
+    config: CropConfig,
+}
+
+impl Cropper {
+    pub fn new(nets: Arc<FaceNets>, config: CropConfig) -> Cropper {
+        Cropper { nets, config }
+    }
+
+    pub fn config(&self) -> &CropConfig {
+        &self.config
+    }
+
+    /// Every face scoring at least the threshold, with landmarks and chip transform,
+    /// in detector order (best first). Size filtering is left to [`Cropper::analyse`].
+    pub fn faces(&self, image: &RgbImage) -> Result<Vec<Face>> {
+        let detections = self.detect(image, f64::from(self.config.score_threshold))?;
+        self.landmark(image, &detections)
+    }
+
+    /// Faces, the filters and the pick rule: what the crop stage does with one photo.
+    pub fn analyse(&self, image: &RgbImage) -> Result<Outcome> {
+        let threshold = f64::from(self.config.score_threshold);
+        let candidates = self.detect(image, CANDIDATE_SCORE.min(threshold))?;
+        if candidates.is_empty() {
+            return Ok(Outcome::Reject { reason: "no_face" });
+        }
+        let confident: Vec<Detection> = candidates.into_iter().filter(|d| d.score > threshold).collect();
+        if confident.is_empty() {
+            return Ok(Outcome::Reject { reason: "low_score" });
+        }
+        let min = f64::from(self.config.min_face);
+        let big: Vec<Detection> = confident
+            .into_iter()
+            .filter(|d| d.bbox.width.min(d.bbox.height) >= min)
+            .collect();
+        if big.is_empty() {
+            return Ok(Outcome::Reject { reason: "face_too_small" });
+        }
+        let faces = self.landmark(image, &big)?;
+        if faces.is_empty() {
+            return Ok(Outcome::Reject { reason: "no_face" });
+        }
+        let picked = crate::pick(&faces, image.width(), image.height(), self.config.pick);
+        Ok(Outcome::Faces { faces, picked })
+    }
+
+    /// Indices of `faces` to keep under the configured pick rule.
+    pub fn pick(&self, faces: &[Face], width: u32, height: u32) -> Vec<usize> {
+        crate::pick(faces, width, height, self.config.pick)
+    }
+
+    /// The chip of `face`: one bilinear resample of the original photo.
+    pub fn chip(&self, image: &RgbImage, face: &Face) -> RgbImage {
+        warp::warp_bilinear(image, &face.transform, self.config.chip_size)
+    }
+
+    fn detect(&self, image: &RgbImage, threshold: f64) -> Result<Vec<Detection>> {
+        Ok(match self.config.detector {
+            DetectorKind::Tiny => self.nets.tiny.detect(
+                image,
+                &TinyOptions {
+                    input_size: self.config.tiny_input_size as usize,
+                    score_threshold: threshold,
+                },
+            )?,
+            DetectorKind::Ssd => self.nets.ssd.detect(
+                image,
+                &SsdOptions {
+                    min_confidence: threshold,
+                    ..SsdOptions::default()
+                },
+            )?,
+        })
+    }
+
+    /// Landmarks for every detection in one batch, and each face's chip transform.
+    fn landmark(&self, image: &RgbImage, detections: &[Detection]) -> Result<Vec<Face>> {
+        let crops: Vec<(Detection, Rect)> = detections
+            .iter()
+            .filter_map(|d| clip(&d.bbox, image.width(), image.height()).map(|r| (*d, r)))
+            .collect();
+        if crops.is_empty() {
+            return Ok(Vec::new());
+        }
+        let inputs: Vec<(&RgbImage, Rect)> = crops.iter().map(|(_, r)| (image, *r)).collect();
+        let batch = preprocess::batch(&inputs, LANDMARK_INPUT, Pad::Centred, &self.nets.device)?;
+        let out = self.nets.landmarks.forward(&batch)?.to_vec2::<f32>()?;
+        let mut faces = Vec::with_capacity(crops.len());
+        for ((det, rect), row) in crops.iter().zip(out) {
+            // face-api shifts by the unfloored detection corner, not the crop's.
+            let points = landmarks_in_image(&row, rect.width, rect.height, (det.bbox.x, det.bbox.y))?;
+            let landmarks: Vec<[f32; 2]> = points.iter().map(|p| [p[0] as f32, p[1] as f32]).collect();
+            let transform = match self.config.alignment {
+                Alignment::Dlib => align::dlib_chip(&landmarks, self.config.chip_size, DLIB_PADDING),
+                Alignment::FaceApi => align::faceapi_chip(&landmarks, self.config.chip_size),
+            };
+            let Some(transform) = transform else { continue };
+            faces.push(Face {
+                bbox: BoxF {
+                    x: det.bbox.x as f32,
+                    y: det.bbox.y as f32,
+                    width: det.bbox.width as f32,
+                    height: det.bbox.height as f32,
+                },
+                score: det.score as f32,
+                landmarks,
+                transform,
+            });
+        }
+        Ok(faces)
+    }
+}
+
+/// face-api's `clipAtImageBorders` then floor: the integer region the landmark net sees.
+fn clip(b: &kao_models::BBox, width: u32, height: u32) -> Option<Rect> {
+    let (w, h) = (f64::from(width), f64::from(height));
+    let x = b.x.max(0.0);
+    let y = b.y.max(0.0);
+    let cw = (b.x + b.width - x).min(w - x).floor();
+    let ch = (b.y + b.height - y).min(h - y).floor();
+    let (x, y) = (x.floor(), y.floor());
+    if cw < 1.0 || ch < 1.0 || x >= w || y >= h {
+        return None;
+    }
+    Some(Rect {
+        x: x as u32,
+        y: y as u32,
+        width: (cw as u32).min(width - x as u32),
+        height: (ch as u32).min(height - y as u32),
+    })
+}

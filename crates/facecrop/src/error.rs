@@ -1,0 +1,13 @@
+#[derive(Debug, thiserror::Error)]
+pub enum CropError {
+    #[error(transparent)]
+    Model(#[from] kao_models::ModelError),
+    #[error(transparent)]
+    Candle(#[from] candle_core::Error),
+    #[error(transparent)]
+    Dataset(#[from] kao_dataset::DatasetError),
+    #[error("{path}: cannot write chip: {message}")]
+    WriteChip { path: std::path::PathBuf, message: String },
+}
+
+pub type Result<T, E = CropError> = std::result::Result<T, E>;

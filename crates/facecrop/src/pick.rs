@@ -1,0 +1,70 @@
+use crate::config::Pick;
+use crate::face::Face;
+
+/// Indices of the faces that become chips under `pick`.
+///
+/// `Center` follows LFW's labelling rule: the face whose box contains the image centre;
+/// when several do, the one whose centre is nearest; when none does, the nearest box.
+pub fn pick(faces: &[Face], width: u32, height: u32, pick: Pick) -> Vec<usize> {
+    if faces.is_empty() {
+        return Vec::new();
+    }
+    match pick {
+        Pick::All => (0..faces.len()).collect(),
+        Pick::Largest => {
+            let area = |f: &Face| f.bbox.width * f.bbox.height;
+            let best = (0..faces.len())
+                .max_by(|&a, &b| area(&faces[a]).total_cmp(&area(&faces[b])).then(b.cmp(&a)))
+                .expect("non-empty");
+            vec![best]
+        }
+        Pick::Center => {
+            let (cx, cy) = (width as f32 / 2.0, height as f32 / 2.0);
+            let key = |f: &Face| {
+                let b = &f.bbox;
+                let contains = cx >= b.x && cx <= b.x + b.width && cy >= b.y && cy <= b.y + b.height;
+                // Distance from the centre to the box (0 inside), then to the box centre.
+                let dx = (b.x - cx).max(cx - (b.x + b.width)).max(0.0);
+                let dy = (b.y - cy).max(cy - (b.y + b.height)).max(0.0);
+                let to_centre = (b.x + b.width / 2.0 - cx).hypot(b.y + b.height / 2.0 - cy);
+                (!contains, dx.hypot(dy), to_centre)
+            };
+            let best = (0..faces.len())
+                .min_by(|&a, &b| {
+                    let (ka, kb) = (key(&faces[a]), key(&faces[b]));
+                    ka.0.cmp(&kb.0).then(ka.1.total_cmp(&kb.1)).then(ka.2.total_cmp(&kb.2))
+                })
+                .expect("non-empty");
+            vec![best]
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kao_dataset::BoxF;
+
+    fn face(x: f32, y: f32, w: f32) -> Face {
+        Face {
+            bbox: BoxF { x, y, width: w, height: w },
+            score: 0.9,
+            landmarks: vec![],
+            transform: [1.0, 0.0, 0.0, 0.0, 1.0, 0.0],
+        }
+    }
+
+    #[test]
+    fn center_prefers_the_box_over_the_centre_even_when_smaller() {
+        let faces = [face(0.0, 0.0, 120.0), face(100.0, 100.0, 60.0)];
+        assert_eq!(pick(&faces, 250, 250, Pick::Center), vec![1]);
+        assert_eq!(pick(&faces, 250, 250, Pick::Largest), vec![0]);
+        assert_eq!(pick(&faces, 250, 250, Pick::All), vec![0, 1]);
+    }
+
+    #[test]
+    fn center_falls_back_to_the_nearest_box() {
+        let faces = [face(0.0, 0.0, 20.0), face(200.0, 130.0, 30.0)];
+        assert_eq!(pick(&faces, 250, 250, Pick::Center), vec![1]);
+    }
+}
