@@ -1,6 +1,7 @@
 //! End-to-end tests of the `kao` binary.
 
 mod crawl;
+mod crop;
 mod inspect;
 mod train;
 
