@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use kao_dataset::{read_manifest, FaceRecord, WorkDir};
-use kao_facecrop::{crop_tree, Alignment, CropConfig, CropSummary, Cropper, DetectorKind, FaceNets, Pick};
+use kao_facecrop::{
+    crop_tree, Alignment, CropConfig, CropSummary, Cropper, DetectorKind, FaceNets, Pick,
+};
 use kao_image::Limits;
 
 use crate::args::Global;
@@ -87,7 +89,8 @@ impl CropArgs {
 pub fn run(global: &Global, args: CropArgs) -> anyhow::Result<ExitCode> {
     let work = WorkDir::new(&global.work);
     let src = args.src.clone().unwrap_or_else(|| work.raw());
-    let nets = FaceNets::load(&candle_core::Device::Cpu).context("cannot load the face networks")?;
+    let nets =
+        FaceNets::load(&candle_core::Device::Cpu).context("cannot load the face networks")?;
     let cropper = Cropper::new(Arc::new(nets), args.config());
     let total = kao_dataset::list_tree(&src)
         .with_context(|| format!("cannot list {}", src.display()))?
@@ -95,8 +98,10 @@ pub fn run(global: &Global, args: CropArgs) -> anyhow::Result<ExitCode> {
         .len();
     let progress = Progress::new(total as u64, "crop", global.quiet || args.json);
     let started = std::time::Instant::now();
-    let summary = crop_tree(&work, &src, &cropper, &Limits::default(), &|| progress.inc())
-        .with_context(|| format!("cropping {}", src.display()))?;
+    let summary = crop_tree(&work, &src, &cropper, &Limits::default(), &|| {
+        progress.inc()
+    })
+    .with_context(|| format!("cropping {}", src.display()))?;
     progress.finish();
     let seconds = started.elapsed().as_secs_f64();
     if let Some(sheet) = &args.contact_sheet {
@@ -124,7 +129,10 @@ pub fn run(global: &Global, args: CropArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn print_summary(s: &CropSummary, seconds: f64) {
-    println!("{:<28} {:>7} {:>7} {:>7}  rejects", "tag", "photos", "chips", "reused");
+    println!(
+        "{:<28} {:>7} {:>7} {:>7}  rejects",
+        "tag", "photos", "chips", "reused"
+    );
     for (tag, t) in &s.tags {
         let rejects: Vec<String> = t.rejects.iter().map(|(r, n)| format!("{r} {n}")).collect();
         println!(
@@ -133,7 +141,11 @@ fn print_summary(s: &CropSummary, seconds: f64) {
             t.photos,
             t.chips,
             t.reused,
-            if rejects.is_empty() { "-".into() } else { rejects.join(", ") }
+            if rejects.is_empty() {
+                "-".into()
+            } else {
+                rejects.join(", ")
+            }
         );
     }
     println!(
@@ -144,5 +156,9 @@ fn print_summary(s: &CropSummary, seconds: f64) {
         s.tags.values().map(|t| t.reused).sum::<usize>(),
         s.rejects()
     );
-    println!("{:.1} photos/s ({:.1} s)", s.photos() as f64 / seconds.max(1e-9), seconds);
+    println!(
+        "{:.1} photos/s ({:.1} s)",
+        s.photos() as f64 / seconds.max(1e-9),
+        seconds
+    );
 }

@@ -10,7 +10,10 @@ struct Rec {
 }
 
 fn rec(n: u32) -> Rec {
-    Rec { n, name: format!("item {n}") }
+    Rec {
+        n,
+        name: format!("item {n}"),
+    }
 }
 
 #[test]
@@ -56,9 +59,16 @@ fn torn_last_line_is_ignored_then_repaired_on_open() {
 fn corrupt_middle_line_is_an_error_naming_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("manifest.jsonl");
-    std::fs::write(&path, "{\"n\":1,\"name\":\"a\"}\nnot json\n{\"n\":2,\"name\":\"b\"}\n").unwrap();
+    std::fs::write(
+        &path,
+        "{\"n\":1,\"name\":\"a\"}\nnot json\n{\"n\":2,\"name\":\"b\"}\n",
+    )
+    .unwrap();
     let err = read_manifest::<Rec>(&path).unwrap_err().to_string();
-    assert!(err.contains("manifest.jsonl") && err.contains("line 2"), "{err}");
+    assert!(
+        err.contains("manifest.jsonl") && err.contains("line 2"),
+        "{err}"
+    );
 }
 
 #[test]

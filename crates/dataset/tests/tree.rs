@@ -29,7 +29,13 @@ fn lfw5_reads_every_photo_and_finds_the_known_near_duplicate() {
     assert_eq!(tree.items.len(), 1140);
     let count = |tag: &str| tree.items.iter().filter(|i| i.tag == tag).count();
     assert_eq!(
-        [count("George_W_Bush"), count("Colin_Powell"), count("Tony_Blair"), count("Donald_Rumsfeld"), count("Gerhard_Schroeder")],
+        [
+            count("George_W_Bush"),
+            count("Colin_Powell"),
+            count("Tony_Blair"),
+            count("Donald_Rumsfeld"),
+            count("Gerhard_Schroeder")
+        ],
         [530, 236, 144, 121, 109]
     );
     let groups = duplicate_groups(&tree.items, NEAR_DUPLICATE_DISTANCE);
@@ -40,12 +46,18 @@ fn lfw5_reads_every_photo_and_finds_the_known_near_duplicate() {
         .map(|g| g.iter().map(|&i| tree.items[i].rel.as_str()).collect())
         .collect();
     assert!(
-        names.contains(&vec!["George_W_Bush/George_W_Bush_0130.jpg", "George_W_Bush/George_W_Bush_0206.jpg"]),
+        names.contains(&vec![
+            "George_W_Bush/George_W_Bush_0130.jpg",
+            "George_W_Bush/George_W_Bush_0206.jpg"
+        ]),
         "{names:?}"
     );
     // Near-duplicates are frames of one event, never two different people.
     for g in &groups.near {
-        assert!(g.iter().all(|&i| tree.items[i].tag == tree.items[g[0]].tag), "{names:?}");
+        assert!(
+            g.iter().all(|&i| tree.items[i].tag == tree.items[g[0]].tag),
+            "{names:?}"
+        );
     }
 }
 
@@ -63,7 +75,17 @@ fn bad_files_are_reported_and_good_ones_still_read() {
     let tree = read_tree(dir.path(), &Limits::default(), &|_| {}).unwrap();
     assert_eq!(tree.items.len(), 1);
     assert_eq!(tree.items[0].rel, "alice/good.png");
-    let bad: Vec<(&str, &str)> = tree.unreadable.iter().map(|u| (u.rel.as_str(), u.kind.as_str())).collect();
-    assert_eq!(bad, vec![("alice/empty.jpg", "not_an_image"), ("alice/notes.jpg", "not_an_image")]);
+    let bad: Vec<(&str, &str)> = tree
+        .unreadable
+        .iter()
+        .map(|u| (u.rel.as_str(), u.kind.as_str()))
+        .collect();
+    assert_eq!(
+        bad,
+        vec![
+            ("alice/empty.jpg", "not_an_image"),
+            ("alice/notes.jpg", "not_an_image")
+        ]
+    );
     assert_eq!(tree.untagged.len(), 1);
 }

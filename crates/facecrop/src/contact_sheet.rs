@@ -24,8 +24,15 @@ pub fn contact_sheet(work: &WorkDir, chips: &[ChipRecord], per_tag: usize, thumb
     );
     for (r, row) in by_tag.values().enumerate() {
         for (c, chip) in row.iter().enumerate() {
-            let Ok(img) = image::open(work.faces().join(&chip.chip)) else { continue };
-            let small = image::imageops::resize(&img.to_rgb8(), thumb, thumb, image::imageops::FilterType::Triangle);
+            let Ok(img) = image::open(work.faces().join(&chip.chip)) else {
+                continue;
+            };
+            let small = image::imageops::resize(
+                &img.to_rgb8(),
+                thumb,
+                thumb,
+                image::imageops::FilterType::Triangle,
+            );
             image::imageops::overlay(
                 &mut sheet,
                 &small,

@@ -46,7 +46,10 @@ impl FaceNets {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     /// The faces kept after filtering, and which of them the pick rule chose.
-    Faces { faces: Vec<Face>, picked: Vec<usize> },
+    Faces {
+        faces: Vec<Face>,
+        picked: Vec<usize>,
+    },
     /// Nothing usable; `reason` is `no_face`, `low_score`, `face_too_small` or `ambiguous`.
     Reject { reason: &'static str },
 }
@@ -80,9 +83,14 @@ impl Cropper {
         if candidates.is_empty() {
             return Ok(Outcome::Reject { reason: "no_face" });
         }
-        let confident: Vec<Detection> = candidates.into_iter().filter(|d| d.score > threshold).collect();
+        let confident: Vec<Detection> = candidates
+            .into_iter()
+            .filter(|d| d.score > threshold)
+            .collect();
         if confident.is_empty() {
-            return Ok(Outcome::Reject { reason: "low_score" });
+            return Ok(Outcome::Reject {
+                reason: "low_score",
+            });
         }
         let min = f64::from(self.config.min_face);
         let big: Vec<Detection> = confident
@@ -90,7 +98,9 @@ impl Cropper {
             .filter(|d| d.bbox.width.min(d.bbox.height) >= min)
             .collect();
         if big.is_empty() {
-            return Ok(Outcome::Reject { reason: "face_too_small" });
+            return Ok(Outcome::Reject {
+                reason: "face_too_small",
+            });
         }
         let faces = self.landmark(image, &big)?;
         if faces.is_empty() {
@@ -144,10 +154,14 @@ impl Cropper {
         let mut faces = Vec::with_capacity(crops.len());
         for ((det, rect), row) in crops.iter().zip(out) {
             // face-api shifts by the unfloored detection corner, not the crop's.
-            let points = landmarks_in_image(&row, rect.width, rect.height, (det.bbox.x, det.bbox.y))?;
-            let landmarks: Vec<[f32; 2]> = points.iter().map(|p| [p[0] as f32, p[1] as f32]).collect();
+            let points =
+                landmarks_in_image(&row, rect.width, rect.height, (det.bbox.x, det.bbox.y))?;
+            let landmarks: Vec<[f32; 2]> =
+                points.iter().map(|p| [p[0] as f32, p[1] as f32]).collect();
             let transform = match self.config.alignment {
-                Alignment::Dlib => align::dlib_chip(&landmarks, self.config.chip_size, DLIB_PADDING),
+                Alignment::Dlib => {
+                    align::dlib_chip(&landmarks, self.config.chip_size, DLIB_PADDING)
+                }
                 Alignment::FaceApi => align::faceapi_chip(&landmarks, self.config.chip_size),
             };
             let Some(transform) = transform else { continue };

@@ -7,7 +7,10 @@ pub enum CropError {
     #[error(transparent)]
     Dataset(#[from] kao_dataset::DatasetError),
     #[error("{path}: cannot write chip: {message}")]
-    WriteChip { path: std::path::PathBuf, message: String },
+    WriteChip {
+        path: std::path::PathBuf,
+        message: String,
+    },
 }
 
 pub type Result<T, E = CropError> = std::result::Result<T, E>;

@@ -22,7 +22,8 @@ pub fn pick(faces: &[Face], width: u32, height: u32, pick: Pick) -> Vec<usize> {
             let (cx, cy) = (width as f32 / 2.0, height as f32 / 2.0);
             let key = |f: &Face| {
                 let b = &f.bbox;
-                let contains = cx >= b.x && cx <= b.x + b.width && cy >= b.y && cy <= b.y + b.height;
+                let contains =
+                    cx >= b.x && cx <= b.x + b.width && cy >= b.y && cy <= b.y + b.height;
                 // Distance from the centre to the box (0 inside), then to the box centre.
                 let dx = (b.x - cx).max(cx - (b.x + b.width)).max(0.0);
                 let dy = (b.y - cy).max(cy - (b.y + b.height)).max(0.0);
@@ -32,7 +33,9 @@ pub fn pick(faces: &[Face], width: u32, height: u32, pick: Pick) -> Vec<usize> {
             let best = (0..faces.len())
                 .min_by(|&a, &b| {
                     let (ka, kb) = (key(&faces[a]), key(&faces[b]));
-                    ka.0.cmp(&kb.0).then(ka.1.total_cmp(&kb.1)).then(ka.2.total_cmp(&kb.2))
+                    ka.0.cmp(&kb.0)
+                        .then(ka.1.total_cmp(&kb.1))
+                        .then(ka.2.total_cmp(&kb.2))
                 })
                 .expect("non-empty");
             vec![best]
@@ -47,7 +50,12 @@ mod tests {
 
     fn face(x: f32, y: f32, w: f32) -> Face {
         Face {
-            bbox: BoxF { x, y, width: w, height: w },
+            bbox: BoxF {
+                x,
+                y,
+                width: w,
+                height: w,
+            },
             score: 0.9,
             landmarks: vec![],
             transform: [1.0, 0.0, 0.0, 0.0, 1.0, 0.0],

@@ -6,7 +6,8 @@ use std::path::Path;
 
 use image::{ImageEncoder, RgbImage};
 use kao_dataset::{
-    list_tree, read_manifest, write_atomic, ChipRecord, FaceRecord, Manifest, RejectRecord, SourceRef, TreeFile, WorkDir,
+    list_tree, read_manifest, write_atomic, ChipRecord, FaceRecord, Manifest, RejectRecord,
+    SourceRef, TreeFile, WorkDir,
 };
 use kao_image::Limits;
 use rayon::prelude::*;
@@ -42,7 +43,10 @@ impl CropSummary {
     }
 
     pub fn rejects(&self) -> usize {
-        self.tags.values().map(|t| t.rejects.values().sum::<usize>()).sum()
+        self.tags
+            .values()
+            .map(|t| t.rejects.values().sum::<usize>())
+            .sum()
     }
 }
 
@@ -60,7 +64,13 @@ enum PhotoResult {
 /// A photo whose (path, content id, settings) already has records in the manifest, with
 /// its chip files present, is not recomputed, so a rerun after a crash finishes the rest.
 /// `progress` is called once per photo, from any thread.
-pub fn crop_tree(work: &WorkDir, source: &Path, cropper: &Cropper, limits: &Limits, progress: &(dyn Fn() + Sync)) -> Result<CropSummary> {
+pub fn crop_tree(
+    work: &WorkDir,
+    source: &Path,
+    cropper: &Cropper,
+    limits: &Limits,
+    progress: &(dyn Fn() + Sync),
+) -> Result<CropSummary> {
     let (files, untagged) = list_tree(source)?;
     let settings = cropper.config().settings_hash();
     let done = finished(work, &settings)?;
@@ -80,7 +90,11 @@ pub fn crop_tree(work: &WorkDir, source: &Path, cropper: &Cropper, limits: &Limi
     for (tag, result) in results {
         let t = summary.tags.entry(tag).or_default();
         t.photos += 1;
-        let PhotoResult::Done { chips, reject, reused } = result?;
+        let PhotoResult::Done {
+            chips,
+            reject,
+            reused,
+        } = result?;
         t.chips += chips;
         t.reused += usize::from(reused);
         if let Some(reason) = reject {
@@ -114,7 +128,10 @@ fn finished(work: &WorkDir, settings: &str) -> Result<HashMap<DoneKey, (usize, O
                 }
             }
             FaceRecord::Reject(r) if r.settings == settings => {
-                done.insert((r.source.rel.clone(), r.source.content_id.clone()), (0, Some(r.reason)));
+                done.insert(
+                    (r.source.rel.clone(), r.source.content_id.clone()),
+                    (0, Some(r.reason)),
+                );
             }
             _ => {}
         }
@@ -149,7 +166,11 @@ fn crop_photo(
             reason: reason.clone(),
             settings: settings.to_string(),
         }))?;
-        Ok(PhotoResult::Done { chips: 0, reject: Some(reason), reused: false })
+        Ok(PhotoResult::Done {
+            chips: 0,
+            reject: Some(reason),
+            reused: false,
+        })
     };
     let bytes = match kao_image::read_limited(&file.path, limits) {
         Ok(b) => b,
@@ -157,7 +178,11 @@ fn crop_photo(
     };
     source.content_id = kao_image::content_id(&bytes);
     if let Some((chips, reason)) = done.get(&(file.rel.clone(), source.content_id.clone())) {
-        return Ok(PhotoResult::Done { chips: *chips, reject: reason.clone(), reused: true });
+        return Ok(PhotoResult::Done {
+            chips: *chips,
+            reject: reason.clone(),
+            reused: true,
+        });
     }
     let image = match kao_image::decode_named(&bytes, &file.path, limits) {
         Ok(d) => d.image,
@@ -174,7 +199,12 @@ fn crop_photo(
                 let chip = cropper.chip(&image, face);
                 // With one face picked its number is 0; with `all`, the detector's order.
                 let index = if picked.len() == 1 { 0 } else { n };
-                let rel = format!("{}/{}_{}.png", file.tag, WorkDir::short_id(&source.content_id), index);
+                let rel = format!(
+                    "{}/{}_{}.png",
+                    file.tag,
+                    WorkDir::short_id(&source.content_id),
+                    index
+                );
                 write_png(&work.faces().join(&rel), &chip)?;
                 manifest.append(&FaceRecord::Chip(ChipRecord {
                     source: source.clone(),
@@ -189,7 +219,11 @@ fn crop_photo(
                 }))?;
                 written += 1;
             }
-            Ok(PhotoResult::Done { chips: written, reject: None, reused: false })
+            Ok(PhotoResult::Done {
+                chips: written,
+                reject: None,
+                reused: false,
+            })
         }
     }
 }
@@ -201,8 +235,16 @@ fn write_png(path: &Path, image: &RgbImage) -> Result<()> {
         image::codecs::png::CompressionType::Fast,
         image::codecs::png::FilterType::Adaptive,
     )
-    .write_image(image.as_raw(), image.width(), image.height(), image::ExtendedColorType::Rgb8)
-    .map_err(|e| CropError::WriteChip { path: path.to_path_buf(), message: e.to_string() })?;
+    .write_image(
+        image.as_raw(),
+        image.width(),
+        image.height(),
+        image::ExtendedColorType::Rgb8,
+    )
+    .map_err(|e| CropError::WriteChip {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
     write_atomic(path, &bytes)?;
     Ok(())
 }

@@ -10,7 +10,11 @@ fn photo(w: u32, h: u32) -> RgbImage {
     // Smooth gradients plus a block, so JPEG keeps it recognisable and hashes are stable.
     ImageBuffer::from_fn(w, h, |x, y| {
         let block = (x > w / 3 && x < w / 2 && y > h / 4 && y < h / 2) as u8 * 120;
-        Rgb([(x * 255 / w) as u8 ^ block, (y * 255 / h) as u8, 128u8.wrapping_add(block)])
+        Rgb([
+            (x * 255 / w) as u8 ^ block,
+            (y * 255 / h) as u8,
+            128u8.wrapping_add(block),
+        ])
     })
 }
 
@@ -69,7 +73,10 @@ fn huge_png_header() -> Vec<u8> {
     ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
     let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
     png.extend(chunk(b"IHDR", &ihdr));
-    png.extend(chunk(b"IDAT", &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]));
+    png.extend(chunk(
+        b"IDAT",
+        &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01],
+    ));
     png.extend(chunk(b"IEND", &[]));
     png
 }
@@ -79,7 +86,11 @@ fn crc32(data: &[u8]) -> u32 {
     for &b in data {
         crc ^= u32::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -97,17 +108,36 @@ fn huge_png_header_is_too_large_without_allocating() {
 #[test]
 fn limits_are_configurable() {
     let bytes = jpeg(64, 48);
-    let tight = Limits { max_side: 50, ..Limits::default() };
-    assert!(matches!(decode(&bytes, &tight), Err(ImageError::TooLarge { .. })));
-    let tiny_pixels = Limits { max_pixels: 1000, ..Limits::default() };
-    assert!(matches!(decode(&bytes, &tiny_pixels), Err(ImageError::TooLarge { .. })));
-    let few_bytes = Limits { max_bytes: 100, ..Limits::default() };
-    assert!(matches!(decode(&bytes, &few_bytes), Err(ImageError::TooLarge { .. })));
+    let tight = Limits {
+        max_side: 50,
+        ..Limits::default()
+    };
+    assert!(matches!(
+        decode(&bytes, &tight),
+        Err(ImageError::TooLarge { .. })
+    ));
+    let tiny_pixels = Limits {
+        max_pixels: 1000,
+        ..Limits::default()
+    };
+    assert!(matches!(
+        decode(&bytes, &tiny_pixels),
+        Err(ImageError::TooLarge { .. })
+    ));
+    let few_bytes = Limits {
+        max_bytes: 100,
+        ..Limits::default()
+    };
+    assert!(matches!(
+        decode(&bytes, &few_bytes),
+        Err(ImageError::TooLarge { .. })
+    ));
 }
 
 #[test]
 fn sixteen_bit_png_becomes_rgb8() {
-    let img: ImageBuffer<Rgb<u16>, Vec<u16>> = ImageBuffer::from_fn(8, 4, |x, _| Rgb([x as u16 * 8000, 65535, 0]));
+    let img: ImageBuffer<Rgb<u16>, Vec<u16>> =
+        ImageBuffer::from_fn(8, 4, |x, _| Rgb([x as u16 * 8000, 65535, 0]));
     let bytes = encode(&DynamicImage::ImageRgb16(img), ImageFormat::Png);
     let d = decode(&bytes, &Limits::default()).unwrap();
     assert_eq!(d.image.dimensions(), (8, 4));
@@ -127,10 +157,19 @@ fn grayscale_jpeg_becomes_rgb8() {
 #[test]
 fn gray_alpha_and_rgba_png_drop_alpha() {
     let ga: ImageBuffer<LumaA<u8>, Vec<u8>> = ImageBuffer::from_fn(4, 4, |_, _| LumaA([90, 10]));
-    let d = decode(&encode(&DynamicImage::ImageLumaA8(ga), ImageFormat::Png), &Limits::default()).unwrap();
+    let d = decode(
+        &encode(&DynamicImage::ImageLumaA8(ga), ImageFormat::Png),
+        &Limits::default(),
+    )
+    .unwrap();
     assert_eq!(d.image.get_pixel(0, 0).0, [90, 90, 90]);
-    let rgba: ImageBuffer<Rgba<u8>, Vec<u8>> = ImageBuffer::from_fn(4, 4, |_, _| Rgba([10, 20, 30, 0]));
-    let d = decode(&encode(&DynamicImage::ImageRgba8(rgba), ImageFormat::Png), &Limits::default()).unwrap();
+    let rgba: ImageBuffer<Rgba<u8>, Vec<u8>> =
+        ImageBuffer::from_fn(4, 4, |_, _| Rgba([10, 20, 30, 0]));
+    let d = decode(
+        &encode(&DynamicImage::ImageRgba8(rgba), ImageFormat::Png),
+        &Limits::default(),
+    )
+    .unwrap();
     assert_eq!(d.image.get_pixel(3, 3).0, [10, 20, 30]);
 }
 
@@ -181,20 +220,31 @@ fn exif_orientation_6_is_rotated_upright() {
     let rotated = with_exif_orientation(&plain, 6);
     let d = decode(&rotated, &Limits::default()).unwrap();
     assert_eq!(d.orientation, 6);
-    assert_eq!(d.image.dimensions(), (32, 64), "orientation 6 swaps width and height");
+    assert_eq!(
+        d.image.dimensions(),
+        (32, 64),
+        "orientation 6 swaps width and height"
+    );
     // Orientation 6 means "rotate 90° clockwise to display": the stored top-left corner
     // ends up at the top-right.
     let stored = decode(&plain, &Limits::default()).unwrap().image;
     let a = stored.get_pixel(1, 1).0;
     let b = d.image.get_pixel(32 - 2, 1).0;
-    assert!(a.iter().zip(b).all(|(x, y)| x.abs_diff(y) <= 3), "{a:?} vs {b:?}");
+    assert!(
+        a.iter().zip(b).all(|(x, y)| x.abs_diff(y) <= 3),
+        "{a:?} vs {b:?}"
+    );
 }
 
 #[test]
 fn png_named_jpg_loads() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("really_a_png.jpg");
-    std::fs::write(&path, encode(&DynamicImage::ImageRgb8(photo(20, 10)), ImageFormat::Png)).unwrap();
+    std::fs::write(
+        &path,
+        encode(&DynamicImage::ImageRgb8(photo(20, 10)), ImageFormat::Png),
+    )
+    .unwrap();
     let d = load(&path, &Limits::default()).unwrap();
     assert_eq!(d.format, kao_image::Format::Png);
     assert_eq!(d.image, photo(20, 10));
@@ -203,7 +253,12 @@ fn png_named_jpg_loads() {
 #[test]
 fn unsupported_format_is_named() {
     // A TIFF header: recognised, but not a format Kao accepts.
-    let err = decode_named(b"II*\x00\x08\x00\x00\x00rest", "scan.tif".as_ref(), &Limits::default()).unwrap_err();
+    let err = decode_named(
+        b"II*\x00\x08\x00\x00\x00rest",
+        "scan.tif".as_ref(),
+        &Limits::default(),
+    )
+    .unwrap_err();
     assert!(matches!(err, ImageError::UnsupportedFormat { .. }), "{err}");
     assert!(err.to_string().contains("scan.tif"));
 }
@@ -213,10 +268,19 @@ fn perceptual_hash_survives_resize_and_reencode() {
     let original = photo(250, 250);
     let h0 = perceptual_hash(&original);
     let small = image::imageops::resize(&original, 120, 120, image::imageops::FilterType::Triangle);
-    let reencoded = decode(&encode(&DynamicImage::ImageRgb8(original.clone()), ImageFormat::Jpeg), &Limits::default()).unwrap();
+    let reencoded = decode(
+        &encode(
+            &DynamicImage::ImageRgb8(original.clone()),
+            ImageFormat::Jpeg,
+        ),
+        &Limits::default(),
+    )
+    .unwrap();
     assert!(h0.distance(perceptual_hash(&small)) <= 2);
     assert!(h0.distance(perceptual_hash(&reencoded.image)) <= 2);
-    let different = ImageBuffer::from_fn(250, 250, |x, y| Rgb([(y * 255 / 250) as u8, 0, (x * 255 / 250) as u8]));
+    let different = ImageBuffer::from_fn(250, 250, |x, y| {
+        Rgb([(y * 255 / 250) as u8, 0, (x * 255 / 250) as u8])
+    });
     assert!(h0.distance(perceptual_hash(&different)) > kao_image::NEAR_DUPLICATE_DISTANCE);
 }
 

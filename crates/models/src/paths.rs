@@ -6,5 +6,8 @@ pub fn default_model_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("KAO_MODELS") {
         return PathBuf::from(dir);
     }
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/face-api"))
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../models/face-api"
+    ))
 }

@@ -49,10 +49,11 @@ impl Weights {
         let manifest_path = dir.join(format!("{stem}-weights_manifest.json"));
         let sums = read_checksums(dir)?;
         let manifest_bytes = read_verified(&manifest_path, &sums)?;
-        let groups: Vec<Group> = serde_json::from_slice(&manifest_bytes).map_err(|e| ModelError::Manifest {
-            path: manifest_path.clone(),
-            message: e.to_string(),
-        })?;
+        let groups: Vec<Group> =
+            serde_json::from_slice(&manifest_bytes).map_err(|e| ModelError::Manifest {
+                path: manifest_path.clone(),
+                message: e.to_string(),
+            })?;
         let mut tensors = HashMap::new();
         let mut hasher = Sha256::new();
         for group in &groups {
@@ -146,7 +147,10 @@ fn decode_entry(entry: &Entry, data: &[u8], path: &Path) -> Result<(Vec<f32>, us
             .map(|c| f16_to_f32(u16::from_le_bytes([c[0], c[1]])))
             .collect(),
         Kind::Affine => {
-            let q = entry.quantization.as_ref().expect("affine kinds come from quantization");
+            let q = entry
+                .quantization
+                .as_ref()
+                .expect("affine kinds come from quantization");
             let (scale, min) = match (q.scale, q.min) {
                 (Some(s), Some(m)) => (s, m),
                 _ => return Err(unknown(&format!("{} without scale/min", q.dtype))),
@@ -205,7 +209,10 @@ fn read_checksums(dir: &Path) -> Result<HashMap<String, String>> {
         .lines()
         .filter_map(|l| {
             let (sum, name) = l.split_once(char::is_whitespace)?;
-            Some((name.trim().trim_start_matches('*').to_string(), sum.to_lowercase()))
+            Some((
+                name.trim().trim_start_matches('*').to_string(),
+                sum.to_lowercase(),
+            ))
         })
         .collect())
 }
@@ -215,8 +222,13 @@ fn read_verified(path: &PathBuf, sums: &HashMap<String, String>) -> Result<Vec<u
         path: path.clone(),
         source,
     })?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let expected = sums.get(&name).ok_or_else(|| ModelError::NotInChecksums { path: path.clone() })?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let expected = sums
+        .get(&name)
+        .ok_or_else(|| ModelError::NotInChecksums { path: path.clone() })?;
     let actual = hex::encode(Sha256::digest(&bytes));
     if &actual != expected {
         return Err(ModelError::Checksum {
