@@ -37,7 +37,12 @@ impl Padding {
 }
 
 /// Zero-pads an NCHW tensor for a kernel under TensorFlow's rule.
-pub fn pad_same(x: &candle_core::Tensor, kernel: usize, stride: usize, padding: Padding) -> candle_core::Result<candle_core::Tensor> {
+pub fn pad_same(
+    x: &candle_core::Tensor,
+    kernel: usize,
+    stride: usize,
+    padding: Padding,
+) -> candle_core::Result<candle_core::Tensor> {
     let (_, _, h, w) = x.dims4()?;
     let (top, bottom) = padding.amounts(h, kernel, stride);
     let (left, right) = padding.amounts(w, kernel, stride);
