@@ -1,0 +1,18 @@
+#![doc = include_str!("../README.md")]
+
+mod auth;
+mod config;
+mod error;
+mod fetch;
+mod metrics;
+mod model;
+mod page;
+mod predict;
+mod response;
+mod server;
+mod state;
+
+pub use auth::{KeyOrigin, KEY_FILE};
+pub use config::{ServeConfig, DEFAULT_MAX_BODY};
+pub use error::ServeError;
+pub use server::{shutdown_signal, Server};

@@ -1,0 +1,255 @@
+//! The four Custom Vision classify routes: check the path and key, read the image (raw
+//! body, multipart field or URL), decode and predict on the blocking pool, answer JSON.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use axum::http::{header, HeaderMap};
+use axum::Json;
+use futures_util::StreamExt;
+use kao_image::{ImageError, Limits};
+use serde::Deserialize;
+
+use crate::error::ApiError;
+use crate::model::Served;
+use crate::response::{self, ImagePrediction};
+use crate::state::AppState;
+
+/// The largest JSON body the `/url` routes read: a URL, not an image.
+const MAX_URL_BODY: usize = 64 * 1024;
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct RoutePath {
+    version: String,
+    prediction: String,
+    project: String,
+    name: String,
+}
+
+type Answer = Result<Json<ImagePrediction>, ApiError>;
+
+pub(crate) async fn classify_image(
+    State(st): State<Arc<AppState>>,
+    Path(path): Path<RoutePath>,
+    req: Request,
+) -> Answer {
+    let deadline = st.request_timeout;
+    tokio::time::timeout(deadline, async {
+        let served = admit(&st, &path, req.headers()).await?;
+        let bytes = read_image(&st, req).await?;
+        predict(&st, served, bytes).await
+    })
+    .await
+    .unwrap_or_else(|_| Err(ApiError::timeout()))
+}
+
+pub(crate) async fn classify_url(
+    State(st): State<Arc<AppState>>,
+    Path(path): Path<RoutePath>,
+    req: Request,
+) -> Answer {
+    let deadline = st.request_timeout;
+    tokio::time::timeout(deadline, async {
+        let served = admit(&st, &path, req.headers()).await?;
+        let body = read_limited(req.into_body(), MAX_URL_BODY)
+            .await?
+            .ok_or_else(|| ApiError::bad_request("the JSON body is too large for a URL"))?;
+        let url = url_field(&body)?;
+        let Some(fetcher) = &st.fetcher else {
+            return Err(ApiError::image_url(
+                "fetching image URLs is disabled on this server (start it with --allow-url-fetch)",
+            ));
+        };
+        let bytes = fetcher.fetch(&url).await?;
+        predict(&st, served, bytes).await
+    })
+    .await
+    .unwrap_or_else(|_| Err(ApiError::timeout()))
+}
+
+/// Path, key, project and published name, checked in Custom Vision's order (key first, so
+/// an unauthorised caller learns nothing about projects), before any body byte is read.
+async fn admit(
+    st: &Arc<AppState>,
+    path: &RoutePath,
+    headers: &HeaderMap,
+) -> Result<Arc<Served>, ApiError> {
+    if !matches!(path.version.as_str(), "v3.0" | "v3.1")
+        || !path.prediction.eq_ignore_ascii_case("prediction")
+    {
+        return Err(ApiError::not_found());
+    }
+    let key = headers
+        .get("prediction-key")
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    if !st.keys.accepts(key) {
+        return Err(ApiError::unauthorized());
+    }
+    if !path.project.eq_ignore_ascii_case(&st.project_id) {
+        return Err(ApiError::not_found_project(&path.project));
+    }
+    if let Some(served) = st.live.current().get(&path.name) {
+        return Ok(served);
+    }
+    // Maybe published a moment ago: look now rather than at the next poll, so that
+    // `kao publish` followed at once by a request works.
+    if let Err(e) = st.live.refresh().await {
+        tracing::warn!(error = %e, "reloading published iterations failed");
+    }
+    st.live
+        .current()
+        .get(&path.name)
+        .ok_or_else(|| ApiError::not_found_iteration(&path.name))
+}
+
+/// The body up to `limit` bytes; `None` as soon as it is longer (without reading the rest).
+async fn read_limited(body: Body, limit: usize) -> Result<Option<Vec<u8>>, ApiError> {
+    let mut out = Vec::new();
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("reading the body: {e}")))?;
+        if out.len() + chunk.len() > limit {
+            return Ok(None);
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(Some(out))
+}
+
+async fn read_image(st: &AppState, req: Request) -> Result<Vec<u8>, ApiError> {
+    let too_big = || ApiError::image_size(st.max_body);
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let is_multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            ct.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("multipart/form-data")
+        });
+    if !is_multipart {
+        if declared.is_some_and(|n| n > st.max_body as u64) {
+            return Err(too_big());
+        }
+        return read_limited(req.into_body(), st.max_body)
+            .await?
+            .ok_or_else(too_big);
+    }
+    // The router's body limit (max_body plus room for multipart headers) bounds this read.
+    let mut form = Multipart::from_request(req, &())
+        .await
+        .map_err(|e| ApiError::bad_request(e.body_text()))?;
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => {
+                return Err(ApiError::image_format(
+                    "the multipart body has no imageData field",
+                ))
+            }
+            Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(too_big())
+            }
+            Err(e) => return Err(ApiError::bad_request(e.body_text())),
+        };
+        // Custom Vision names the field imageData; accept any file field, as its SDKs differ.
+        let wanted = field.name() == Some("imageData") || field.file_name().is_some();
+        if !wanted {
+            continue;
+        }
+        let bytes = field.bytes().await.map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                too_big()
+            } else {
+                ApiError::bad_request(e.body_text())
+            }
+        })?;
+        if bytes.len() > st.max_body {
+            return Err(too_big());
+        }
+        return Ok(bytes.to_vec());
+    }
+}
+
+fn url_field(body: &[u8]) -> Result<String, ApiError> {
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::image_url(format!("the body is not JSON: {e}")))?;
+    // `url` in the REST docs, `Url` from the .NET SDK.
+    let url = value
+        .as_object()
+        .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case("url")))
+        .and_then(|(_, v)| v.as_str())
+        .ok_or_else(|| ApiError::image_url("the JSON body has no \"url\" string"))?;
+    Ok(url.to_string())
+}
+
+fn decode_error(e: ImageError, max_body: usize) -> ApiError {
+    match e {
+        ImageError::TooLarge { what, .. } if what.contains("file size") => {
+            ApiError::image_size(max_body)
+        }
+        ImageError::TooLarge { .. } => ApiError::image_dimensions(e.reason()),
+        other => ApiError::image_format(other.reason()),
+    }
+}
+
+async fn predict(st: &Arc<AppState>, served: Arc<Served>, bytes: Vec<u8>) -> Answer {
+    let slot = st.slot().await?;
+    let limits = Limits {
+        max_bytes: st.max_body as u64,
+        ..Limits::default()
+    };
+    let predictor = Arc::clone(&served.predictor);
+    let max_body = st.max_body;
+    let outcome = tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        let decoded = kao_image::decode(&bytes, &limits).map_err(|e| decode_error(e, max_body))?;
+        let (w, h) = decoded.image.dimensions();
+        let faces = predictor
+            .predict(&decoded.image)
+            .map_err(|e| ApiError::internal(format!("prediction failed: {e}")))?;
+        Ok::<_, ApiError>((faces, w, h))
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("prediction task failed: {e}")))?;
+    let (faces, width, height) = outcome?;
+    st.metrics.faces(faces.len());
+    let ctx = response::Context {
+        project: &st.project_id,
+        iteration: &served.iteration_id,
+        width,
+        height,
+    };
+    Ok(Json(response::build(&ctx, &faces)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_field_accepts_both_spellings() {
+        assert_eq!(
+            url_field(br#"{"url":"http://a/b.jpg"}"#).unwrap(),
+            "http://a/b.jpg"
+        );
+        assert_eq!(
+            url_field(br#"{"Url":"http://a/c.jpg"}"#).unwrap(),
+            "http://a/c.jpg"
+        );
+        assert_eq!(
+            url_field(br#"{"uri":"x"}"#).unwrap_err().code,
+            "BadRequestImageUrl"
+        );
+        assert_eq!(
+            url_field(b"not json").unwrap_err().code,
+            "BadRequestImageUrl"
+        );
+    }
+}

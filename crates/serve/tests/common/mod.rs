@@ -1,0 +1,5 @@
+#![allow(dead_code)] // each test binary uses a different part
+
+pub mod data;
+pub mod server;
+pub mod trained;

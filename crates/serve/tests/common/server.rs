@@ -1,0 +1,76 @@
+//! Starts the real server on 127.0.0.1:0 for a test and stops it gracefully afterwards.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use kao_serve::{ServeConfig, Server};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub const KEY: &str = "test-key-0123456789";
+
+pub struct Running {
+    pub addr: SocketAddr,
+    pub project: String,
+    stop: Option<oneshot::Sender<()>>,
+    handle: Option<JoinHandle<Result<(), kao_serve::ServeError>>>,
+}
+
+impl Running {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// `…/classify/iterations/{name}/{tail}` with the project id filled in.
+    pub fn classify(&self, name: &str, tail: &str) -> String {
+        self.url(&format!(
+            "/customvision/v3.0/Prediction/{}/classify/iterations/{name}/{tail}",
+            self.project
+        ))
+    }
+
+    /// Asks for a graceful stop and waits until the server has finished.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            h.await.expect("server task").expect("server run");
+        }
+    }
+
+    /// Sends the stop signal without waiting, for tests that watch requests drain.
+    pub fn signal_stop(&mut self) -> JoinHandle<Result<(), kao_serve::ServeError>> {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        self.handle.take().expect("server still running")
+    }
+}
+
+pub async fn start(work: &Path, tweak: impl FnOnce(&mut ServeConfig)) -> Running {
+    let mut config = ServeConfig::new(work);
+    config.bind = SocketAddr::from(([127, 0, 0, 1], 0));
+    config.keys = vec![KEY.to_string()];
+    tweak(&mut config);
+    let server = Server::bind(config).await.expect("server binds");
+    let addr = server.local_addr();
+    let project = server.project_id().to_string();
+    let (tx, rx) = oneshot::channel::<()>();
+    let handle = tokio::spawn(server.run(async move {
+        let _ = rx.await;
+    }));
+    Running {
+        addr,
+        project,
+        stop: Some(tx),
+        handle: Some(handle),
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client")
+}
