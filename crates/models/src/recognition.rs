@@ -73,27 +73,30 @@ fn residual(vb: VarBuilder, cin: usize, cout: usize, down: bool) -> Result<Resid
 
 impl candle_core::Module for Residual {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let mut out = x.apply(&self.conv1)?.apply(&self.conv2)?;
-        let shortcut = if self.down {
-            let pooled = x.avg_pool2d(2)?;
-            let (n, c, h, w) = pooled.dims4()?;
-            let (_, cout, oh, ow) = out.dims4()?;
-            // The stride-2 'valid' conv can come out one row and column short of the pooled
-            // shortcut; face-api appends a zero row (bottom) and column (right).
-            if (oh, ow) != (h, w) {
-                out = out
-                    .pad_with_zeros(2, 0, h - oh)?
-                    .pad_with_zeros(3, 0, w - ow)?;
-            }
-            if cout != c {
-                let zeros = Tensor::zeros((n, cout - c, h, w), pooled.dtype(), pooled.device())?;
-                Tensor::cat(&[&pooled, &zeros], 1)?
-            } else {
-                pooled
-            }
+        let hidden = x.apply(&self.conv1)?;
+        if !self.down {
+            return self.conv2.conv.forward_add_relu(&hidden, x);
+        }
+        let pooled = x.avg_pool2d(2)?;
+        let (n, c, h, w) = pooled.dims4()?;
+        let cout = self.conv2.conv.out_channels();
+        // Doubling the channels: the shortcut gets zero channels appended.
+        let shortcut = if cout != c {
+            let zeros = Tensor::zeros((n, cout - c, h, w), pooled.dtype(), pooled.device())?;
+            Tensor::cat(&[&pooled, &zeros], 1)?
         } else {
-            x.clone()
+            pooled
         };
+        let (_, _, oh, ow) = hidden.dims4()?;
+        if (oh, ow) == (h, w) {
+            return self.conv2.conv.forward_add_relu(&hidden, &shortcut);
+        }
+        // The stride-2 'valid' conv can come out one row and column short of the pooled
+        // shortcut; face-api appends a zero row (bottom) and column (right).
+        let out = hidden
+            .apply(&self.conv2)?
+            .pad_with_zeros(2, 0, h - oh)?
+            .pad_with_zeros(3, 0, w - ow)?;
         (out + shortcut)?.relu()
     }
 }

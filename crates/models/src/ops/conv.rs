@@ -70,6 +70,17 @@ impl Conv2d {
         self.forward_reference(x)
     }
 
+    /// `relu(self.forward(x) + shortcut)`, the closing step of a ResNet block, fused into the
+    /// convolution's output pass on the CPU.
+    pub fn forward_add_relu(&self, x: &Tensor, shortcut: &Tensor) -> Result<Tensor> {
+        if x.device().is_cpu() && x.dtype() == candle_core::DType::F32 {
+            return x
+                .contiguous()?
+                .apply_op2_no_bwd(&shortcut.contiguous()?, &AddRelu(self));
+        }
+        (self.forward_reference(x)? + shortcut)?.relu()
+    }
+
     /// candle's own `conv2d` and tensor ops: the path for non-CPU devices, and the
     /// reference the CPU kernel is tested against.
     pub fn forward_reference(&self, x: &Tensor) -> Result<Tensor> {
@@ -141,12 +152,58 @@ impl candle_core::CustomOp1 for Conv2d {
             &self.weight_rows,
             &g,
             &self.epilogue,
+            None,
             &mut out,
         );
         Ok((
             CpuStorage::F32(out),
             Shape::from((n, g.out_channels, g.out_h, g.out_w)),
         ))
+    }
+}
+
+/// [`Conv2d::forward_add_relu`] as a candle op over (input, shortcut).
+struct AddRelu<'a>(&'a Conv2d);
+
+impl candle_core::CustomOp2 for AddRelu<'_> {
+    fn name(&self) -> &'static str {
+        "kao-conv2d-add-relu"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (CpuStorage::F32(input), CpuStorage::F32(shortcut)) = (s1, s2) else {
+            candle_core::bail!("convolution works on f32 only");
+        };
+        let (Some((a0, a1)), Some((b0, b1))) = (l1.contiguous_offsets(), l2.contiguous_offsets())
+        else {
+            candle_core::bail!("convolution needs contiguous inputs");
+        };
+        let (n, c, h, w) = l1.shape().dims4()?;
+        let g = self.0.geometry(n, c, h, w)?;
+        let shape = Shape::from((n, g.out_channels, g.out_h, g.out_w));
+        if l2.shape() != &shape {
+            candle_core::bail!(
+                "shortcut {:?} does not match the convolution output {shape:?}",
+                l2.shape()
+            );
+        }
+        let mut out = vec![0f32; shape.elem_count()];
+        let residual = Some(&shortcut[b0..b1]);
+        dense_kernel::conv2d(
+            &input[a0..a1],
+            &self.0.weight_rows,
+            &g,
+            &self.0.epilogue,
+            residual,
+            &mut out,
+        );
+        Ok((CpuStorage::F32(out), shape))
     }
 }
 
@@ -187,7 +244,7 @@ mod tests {
             let fast = conv.forward(&x)?;
             let reference = conv.forward_reference(&x)?;
             assert_eq!(fast.dims(), reference.dims());
-            let diff = (fast - reference)?
+            let diff = (fast - &reference)?
                 .abs()?
                 .flatten_all()?
                 .max(0)?
@@ -195,6 +252,18 @@ mod tests {
             assert!(
                 diff < 1e-4,
                 "{n}x{cin}x{h}x{w} k{k} s{stride} {padding:?}: {diff}"
+            );
+            let shortcut = Tensor::randn(0f32, 1.0, reference.dims(), &dev)?;
+            let fused = conv.forward_add_relu(&x, &shortcut)?;
+            let expected = (reference + shortcut)?.relu()?;
+            let diff = (fused - expected)?
+                .abs()?
+                .flatten_all()?
+                .max(0)?
+                .to_scalar::<f32>()?;
+            assert!(
+                diff < 1e-4,
+                "add-relu {n}x{cin}x{h}x{w} k{k} s{stride} {padding:?}: {diff}"
             );
         }
         Ok(())

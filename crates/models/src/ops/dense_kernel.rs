@@ -73,11 +73,14 @@ unsafe impl Sync for OutPtr {}
 
 /// `out[n, co, y, x] = epilogue(Σ weight[co, ci, ky, kx] · input[n, ci, y·s+ky−pt, x·s+kx−pl])`
 /// with zeros outside the input. `weight` is `[out_channels, in_channels·kh·kw]` row-major.
+/// With `residual` (shaped as `out`), each result becomes `relu(epilogue(sum) + residual)`:
+/// a ResNet block's closing add and relu without another pass over memory.
 pub fn conv2d(
     input: &[f32],
     weight: &[f32],
     g: &Geometry,
     epilogue: &DenseEpilogue,
+    residual: Option<&[f32]>,
     out: &mut [f32],
 ) {
     let depth = g.depth();
@@ -86,6 +89,9 @@ pub fn conv2d(
     assert_eq!(input.len(), g.batch * g.in_channels * g.height * g.width);
     assert_eq!(weight.len(), g.out_channels * depth);
     assert_eq!(out.len(), g.batch * g.out_channels * plane);
+    if let Some(r) = residual {
+        assert_eq!(r.len(), out.len());
+    }
     if columns == 0 || g.out_channels == 0 {
         return;
     }
@@ -150,10 +156,23 @@ pub fn conv2d(
                     let (img, p) = ((c0 + j) / plane, (c0 + j) % plane);
                     let run = (plane - p).min(n_cols - j);
                     let dst = (img * g.out_channels + co) * plane + p;
-                    for (k, &v) in row[j..j + run].iter().enumerate() {
-                        // SAFETY: (img, co, p..p+run) is inside `out` and owned by this
-                        // (tile, row block) pair alone.
-                        unsafe { *out.0.add(dst + k) = epilogue.apply(co, v) };
+                    // SAFETY: (img, co, p..p+run) is inside `out` and owned by this
+                    // (tile, row block) pair alone.
+                    let dst_run = unsafe { std::slice::from_raw_parts_mut(out.0.add(dst), run) };
+                    let sums = &row[j..j + run];
+                    match residual {
+                        None => {
+                            for (d, &v) in dst_run.iter_mut().zip(sums) {
+                                *d = epilogue.apply(co, v);
+                            }
+                        }
+                        Some(res) => {
+                            for ((d, &v), &r) in
+                                dst_run.iter_mut().zip(sums).zip(&res[dst..dst + run])
+                            {
+                                *d = (epilogue.apply(co, v) + r).max(0.0);
+                            }
+                        }
                     }
                     j += run;
                 }
