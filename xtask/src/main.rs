@@ -1,6 +1,7 @@
 //! Project automation (cargo's xtask pattern): `cargo xtask <task>`.
 
 mod bench_augment;
+mod bench_models;
 mod bench_train;
 mod ci;
 
@@ -32,6 +33,7 @@ fn main() -> anyhow::Result<()> {
         Task::Bench { what } => match what.as_str() {
             "augment" => bench_augment::run(),
             "train" => bench_train::run(),
+            "models" => bench_models::run(),
             other => anyhow::bail!("unknown benchmark {other:?} (augment)"),
         },
         Task::Pipeline { .. } => {
