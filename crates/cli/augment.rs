@@ -230,14 +230,14 @@ fn contact_sheet(
 }
 
 fn write_png(path: &Path, img: &RgbImage) -> anyhow::Result<()> {
-    let mut bytes = Vec::new();
-    img.write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Png)
-        .with_context(|| format!("cannot encode {}", path.display()))?;
     if path
         .extension()
         .is_none_or(|e| !e.eq_ignore_ascii_case("png"))
     {
         bail!("{}: only .png output is supported", path.display());
     }
+    let mut bytes = Vec::new();
+    img.write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Png)
+        .with_context(|| format!("cannot encode {}", path.display()))?;
     write_atomic(path, &bytes).with_context(|| format!("cannot write {}", path.display()))
 }
