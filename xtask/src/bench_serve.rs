@@ -1,0 +1,222 @@
+//! `cargo xtask bench serve`: 2,000 predictions of a 250×250 LFW photo at concurrency 16
+//! against the real server on loopback; p50/p99 latency, requests/s, errors, and resident
+//! memory after the first 100 requests and after the run.
+//!
+//! The work dir is `$KAO_BENCH_SERVE_WORK` when set (it must have a published iteration),
+//! else one prepared once under `target/bench-serve/` from three LFW people (the same
+//! library calls as `kao crop`, `kao split`, `kao train`, `kao publish`).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use kao_dataset::{read_manifest, FaceRecord, WorkDir};
+use kao_serve::{ServeConfig, Server};
+
+const REQUESTS: usize = 2_000;
+const CONCURRENCY: usize = 16;
+const FIRST: usize = 100;
+const KEY: &str = "bench-key";
+const PUBLISHED: &str = "bench";
+const PEOPLE: [&str; 3] = ["Colin_Powell", "Donald_Rumsfeld", "Tony_Blair"];
+
+pub fn run() -> anyhow::Result<()> {
+    let shared = shared()?;
+    let work = match std::env::var_os("KAO_BENCH_SERVE_WORK") {
+        Some(w) => PathBuf::from(w),
+        None => prepare(&shared)?,
+    };
+    let photo_path = shared.join("datasets/lfw5/Colin_Powell/Colin_Powell_0030.jpg");
+    let photo = std::fs::read(&photo_path)
+        .with_context(|| format!("cannot read {}", photo_path.display()))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(bench(&work, photo))
+}
+
+fn shared() -> anyhow::Result<PathBuf> {
+    let dir = std::env::var_os("KAO_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("../shared"));
+    if !dir.join("datasets/lfw5").is_dir() {
+        bail!("{}: no datasets/lfw5 (set KAO_SHARED)", dir.display());
+    }
+    Ok(dir)
+}
+
+fn prepare(shared: &Path) -> anyhow::Result<PathBuf> {
+    let root = PathBuf::from("target/bench-serve");
+    let work_path = root.join("work");
+    let work = WorkDir::new(&work_path);
+    if kao_infer::read_published(&work)
+        .map(|p| p.iter().any(|p| p.name == PUBLISHED))
+        .unwrap_or(false)
+    {
+        return Ok(work_path);
+    }
+    eprintln!(
+        "preparing {} (crop, split, train, publish)…",
+        work_path.display()
+    );
+    let photos = root.join("photos");
+    for person in PEOPLE {
+        let dir = photos.join(person);
+        std::fs::create_dir_all(&dir)?;
+        for n in 1..=15 {
+            let name = format!("{person}_{n:04}.jpg");
+            std::fs::copy(
+                shared.join("datasets/lfw5").join(person).join(&name),
+                dir.join(&name),
+            )
+            .with_context(|| format!("cannot copy {name}"))?;
+        }
+    }
+    let nets = kao_facecrop::FaceNets::load(&candle_core::Device::Cpu)?;
+    let cropper = kao_facecrop::Cropper::new(Arc::new(nets), kao_facecrop::CropConfig::default());
+    kao_facecrop::crop_tree(
+        &work,
+        &photos,
+        &cropper,
+        &kao_image::Limits::default(),
+        &|| {},
+    )?;
+    let chips: Vec<_> = read_manifest::<FaceRecord>(&work.faces_manifest())?
+        .records
+        .into_iter()
+        .filter_map(|r| match r {
+            FaceRecord::Chip(c) => Some(c),
+            FaceRecord::Reject(_) => None,
+        })
+        .collect();
+    let split = kao_split::split_chips(&chips, &kao_split::SplitOptions::default())?;
+    split.splits.write(&work.splits())?;
+    let config = kao_train::TrainConfig {
+        augmentations: 0,
+        ..kao_train::TrainConfig::default()
+    };
+    let out = kao_train::train(&work, &config, &mut |_| {})?;
+    kao_infer::publish(&work, out.iteration, PUBLISHED)?;
+    Ok(work_path)
+}
+
+fn rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+async fn fire(
+    http: &reqwest::Client,
+    url: &str,
+    photo: &[u8],
+    count: usize,
+) -> anyhow::Result<(Vec<Duration>, usize)> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..CONCURRENCY {
+        let (http, url, photo, next) = (
+            http.clone(),
+            url.to_string(),
+            photo.to_vec(),
+            Arc::clone(&next),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut errors = 0;
+            while next.fetch_add(1, Ordering::Relaxed) < count {
+                let start = Instant::now();
+                let ok = match http
+                    .post(&url)
+                    .header("Prediction-Key", KEY)
+                    .header("Content-Type", "application/octet-stream")
+                    .body(photo.clone())
+                    .send()
+                    .await
+                {
+                    Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+                    Err(_) => false,
+                };
+                latencies.push(start.elapsed());
+                if !ok {
+                    errors += 1;
+                }
+            }
+            (latencies, errors)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        let (l, e) = t.await?;
+        all.extend(l);
+        errors += e;
+    }
+    Ok((all, errors))
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1e3
+}
+
+async fn bench(work: &Path, photo: Vec<u8>) -> anyhow::Result<()> {
+    let mut config = ServeConfig::new(work);
+    config.bind = SocketAddr::from(([127, 0, 0, 1], 0));
+    config.keys = vec![KEY.into()];
+    let concurrency = config.concurrency;
+    let server = Server::bind(config).await?;
+    let url = server.prediction_url(PUBLISHED);
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let handle = tokio::spawn(server.run(async move {
+        let _ = rx.await;
+    }));
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(CONCURRENCY)
+        .build()?;
+
+    let (first, first_errors) = fire(&http, &url, &photo, FIRST).await?;
+    let rss_first = rss_kib();
+    let start = Instant::now();
+    let (rest, rest_errors) = fire(&http, &url, &photo, REQUESTS - FIRST).await?;
+    let wall = start.elapsed().as_secs_f64();
+    let rss_end = rss_kib();
+
+    let _ = tx.send(());
+    handle.await??;
+
+    let mut all: Vec<Duration> = first.into_iter().chain(rest.iter().copied()).collect();
+    all.sort();
+    let errors = first_errors + rest_errors;
+    let rps = (REQUESTS - FIRST) as f64 / wall;
+    println!(
+        "serve: {} requests, concurrency {CONCURRENCY}, {concurrency} inference slots, 250x250 JPEG of {} bytes",
+        all.len(),
+        photo.len()
+    );
+    println!("errors        {errors}");
+    println!(
+        "latency ms    p50 {:.1}  p90 {:.1}  p99 {:.1}  max {:.1}",
+        percentile(&all, 0.5),
+        percentile(&all, 0.9),
+        percentile(&all, 0.99),
+        percentile(&all, 1.0)
+    );
+    println!("throughput    {rps:.1} requests/s (after the first {FIRST})");
+    if let (Some(a), Some(b)) = (rss_first, rss_end) {
+        println!(
+            "resident      {:.1} MiB after {FIRST}, {:.1} MiB after {REQUESTS} ({:+.1}%)",
+            a as f64 / 1024.0,
+            b as f64 / 1024.0,
+            (b as f64 / a as f64 - 1.0) * 100.0
+        );
+    }
+    if errors > 0 {
+        bail!("{errors} requests failed");
+    }
+    Ok(())
+}
