@@ -60,7 +60,6 @@ pub fn run() -> anyhow::Result<()> {
             );
         }
     }
-    crate::bench_detectors::run(&device, ceiling)?;
     conv_layers(&device, ceiling)
 }
 
