@@ -25,12 +25,7 @@ pub fn run() -> anyhow::Result<()> {
     let landmarks = FaceLandmark68Net::load_default(&device).context("loading the landmark net")?;
     let tiny =
         FaceLandmark68TinyNet::load_default(&device).context("loading the tiny landmark net")?;
-    let nets: [(
-        &str,
-        usize,
-        f64,
-        &dyn Fn(&Tensor) -> kao_models::Result<Tensor>,
-    ); 3] = [
+    let nets: [NetRow; 3] = [
         ("FaceRecognitionNet", 150, recognition_gflop(), &|x| {
             recognition.forward(x)
         }),
@@ -91,8 +86,8 @@ fn conv_layers(device: &Device, ceiling: f64) -> anyhow::Result<()> {
         let x = Tensor::randn(0f32, 1.0, (batch, cin, side, side), device)?;
         let out = conv.forward(&x)?.dims()[2];
         let gflop = batch as f64 * conv_flops(cin, cout, k, out) / 1e9;
-        let kao = median_seconds(|| Ok(drop(conv.forward(&x)?)))?;
-        let candle = median_seconds(|| Ok(drop(conv.forward_reference(&x)?)))?;
+        let kao = median_seconds(|| conv.forward(&x).map(drop).map_err(Into::into))?;
+        let candle = median_seconds(|| conv.forward_reference(&x).map(drop).map_err(Into::into))?;
         println!(
             "| {name} | {cin}×{side}×{side} | {gflop:.3} | {:.2} | {:.1} ({:.0}%) | {:.2} | {:.1} | {:.1}× |",
             kao * 1e3,
@@ -124,7 +119,7 @@ fn matmul_gflops(device: &Device) -> anyhow::Result<f64> {
     let n = 1024;
     let a = Tensor::randn(0f32, 1.0, (n, n), device)?;
     let b = Tensor::randn(0f32, 1.0, (n, n), device)?;
-    let seconds = median_seconds(|| Ok(drop(a.matmul(&b)?)))?;
+    let seconds = median_seconds(|| a.matmul(&b).map(drop).map_err(Into::into))?;
     Ok(2.0 * (n * n * n) as f64 / seconds / 1e9)
 }
 
@@ -173,3 +168,11 @@ fn landmark_gflop(channels: &[usize], depth: usize) -> f64 {
     }
     (flops + 2.0 * (cin * 136) as f64) / 1e9
 }
+
+/// (name, input side, GFLOP per image, forward pass).
+type NetRow<'a> = (
+    &'a str,
+    usize,
+    f64,
+    &'a dyn Fn(&Tensor) -> kao_models::Result<Tensor>,
+);
