@@ -55,6 +55,7 @@ pub fn run() -> anyhow::Result<()> {
             );
         }
     }
+    crate::bench_detectors::run(&device, ceiling)?;
     conv_layers(&device, ceiling)
 }
 

@@ -1,6 +1,7 @@
 //! Project automation (cargo's xtask pattern): `cargo xtask <task>`.
 
 mod bench_augment;
+mod bench_detectors;
 mod bench_models;
 mod bench_train;
 mod ci;
@@ -34,6 +35,7 @@ fn main() -> anyhow::Result<()> {
             "augment" => bench_augment::run(),
             "train" => bench_train::run(),
             "models" => bench_models::run(),
+            "detectors" => bench_detectors::run_standalone(),
             other => anyhow::bail!("unknown benchmark {other:?} (augment)"),
         },
         Task::Pipeline { .. } => {

@@ -10,6 +10,7 @@ pub mod ops;
 mod paths;
 pub mod preprocess;
 pub mod recognition;
+pub mod reference_pipeline;
 pub mod ssd;
 pub mod tiny_detector;
 mod weights;
