@@ -1,3 +1,4 @@
+#![allow(clippy::type_complexity)]
 //! face-api's `detectAllFaces(…).withFaceLandmarks().withFaceDescriptors()`, rule for rule:
 //! SSD boxes → integer landmark crops → 68 points → dlib-style alignment box → integer
 //! descriptor crops → 128-d descriptors. Kept exact (floors, quirks and all) so the port
