@@ -1,4 +1,3 @@
-#![allow(clippy::type_complexity)]
 //! face-api's `detectAllFaces(…).withFaceLandmarks().withFaceDescriptors()`, rule for rule:
 //! SSD boxes → integer landmark crops → 68 points → dlib-style alignment box → integer
 //! descriptor crops → 128-d descriptors. Kept exact (floors, quirks and all) so the port
@@ -71,7 +70,7 @@ pub fn face_landmarks(
     image: &RgbImage,
     detections: &[Detection],
     device: &Device,
-) -> Result<Vec<Option<(Rect, Vec<[f64; 2]>)>>> {
+) -> Result<Vec<Option<CropLandmarks>>> {
     let crops: Vec<(usize, Rect)> = detections
         .iter()
         .enumerate()
@@ -98,6 +97,9 @@ pub fn face_landmarks(
     }
     Ok(found)
 }
+
+/// A landmark crop and the 68 `[x, y]` points (image pixels) found in it.
+pub type CropLandmarks = (Rect, Vec<[f64; 2]>);
 
 /// One face as the reference pipeline sees it.
 #[derive(Debug, Clone)]
@@ -135,7 +137,7 @@ impl ReferencePipeline {
         &self,
         image: &RgbImage,
         detections: &[Detection],
-    ) -> Result<Vec<Option<(Rect, Vec<[f64; 2]>)>>> {
+    ) -> Result<Vec<Option<CropLandmarks>>> {
         face_landmarks(&self.landmarks, image, detections, &self.device)
     }
 
