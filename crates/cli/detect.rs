@@ -49,8 +49,9 @@ pub struct DetectArgs {
 }
 
 enum Detector {
-    Tiny(TinyFaceDetector, TinyOptions),
-    Ssd(SsdMobilenetV1, SsdOptions),
+    Tiny(Box<TinyFaceDetector>, TinyOptions),
+    // Boxed so the enum stays small; only one detector is ever built.
+    Ssd(Box<SsdMobilenetV1>, SsdOptions),
 }
 
 impl Detector {
@@ -93,12 +94,14 @@ pub fn run(_global: &Global, args: DetectArgs) -> anyhow::Result<ExitCode> {
                 opts.input_size
             );
             Detector::Tiny(
-                TinyFaceDetector::load_default(&device).context("loading TinyFaceDetector")?,
+                Box::new(
+                    TinyFaceDetector::load_default(&device).context("loading TinyFaceDetector")?,
+                ),
                 opts,
             )
         }
         DetectorKind::Ssd => Detector::Ssd(
-            SsdMobilenetV1::load_default(&device).context("loading SSD MobileNet v1")?,
+            Box::new(SsdMobilenetV1::load_default(&device).context("loading SSD MobileNet v1")?),
             SsdOptions {
                 min_confidence: args.min_score,
                 ..SsdOptions::default()

@@ -17,7 +17,7 @@ pub fn run_standalone() -> anyhow::Result<()> {
     let n = 1024;
     let a = Tensor::randn(0f32, 1.0, (n, n), &device)?;
     let b = Tensor::randn(0f32, 1.0, (n, n), &device)?;
-    let seconds = median_seconds(|| Ok(drop(a.matmul(&b)?)))?;
+    let seconds = median_seconds(|| a.matmul(&b).map(drop).map_err(Into::into))?;
     let ceiling = 2.0 * (n * n * n) as f64 / seconds / 1e9;
     println!(
         "{} threads; candle f32 matmul 1024³: {ceiling:.1} GFLOP/s (the ceiling)",
@@ -33,7 +33,7 @@ pub fn run(device: &Device, ceiling: f64) -> anyhow::Result<()> {
     println!("|---|---|---|---|---|---|---|");
     let tiny = TinyFaceDetector::load_default(device).context("loading TinyFaceDetector")?;
     let ssd = SsdMobilenetV1::load_default(device).context("loading SSD MobileNet v1")?;
-    let nets: [(&str, usize, f64, &dyn Fn(&Tensor) -> kao_models::Result<()>); 2] = [
+    let nets: [DetectorRow; 2] = [
         ("TinyFaceDetector", 416, tiny_gflop(416), &|x| {
             tiny.forward(x).map(drop)
         }),
@@ -82,14 +82,14 @@ fn layers(device: &Device, ceiling: f64) -> anyhow::Result<()> {
         let x = Tensor::randn(0f32, 1.0, (1, c, side, side), device)?;
         let out = side.div_ceil(stride);
         let gflop = 2.0 * (9 * c * out * out) as f64 / 1e9;
-        let kao = median_seconds(|| Ok(drop(conv.forward(&x)?)))?;
+        let kao = median_seconds(|| conv.forward(&x).map(drop).map_err(Into::into))?;
         let candle = median_seconds(|| {
             let y = pad_same(&x, 3, stride, Padding::Same)?.conv2d(&weight, 0, stride, 1, c)?;
-            Ok(drop(
-                y.broadcast_mul(&scale)?
-                    .broadcast_add(&scale)?
-                    .clamp(0f32, 6f32)?,
-            ))
+            y.broadcast_mul(&scale)?
+                .broadcast_add(&scale)?
+                .clamp(0f32, 6f32)
+                .map(drop)
+                .map_err(Into::into)
         })?;
         row(
             name,
@@ -118,10 +118,13 @@ fn layers(device: &Device, ceiling: f64) -> anyhow::Result<()> {
         let bias = bias.reshape((1, cout, 1, 1))?;
         let x = Tensor::randn(0f32, 1.0, (1, cin, side, side), device)?;
         let gflop = 2.0 * (cin * cout * side * side) as f64 / 1e9;
-        let kao = median_seconds(|| Ok(drop(conv.forward(&x)?)))?;
+        let kao = median_seconds(|| conv.forward(&x).map(drop).map_err(Into::into))?;
         let candle = median_seconds(|| {
             let y = x.conv2d(&weight, 0, 1, 1, 1)?;
-            Ok(drop(y.broadcast_add(&bias)?.clamp(0f32, 6f32)?))
+            y.broadcast_add(&bias)?
+                .clamp(0f32, 6f32)
+                .map(drop)
+                .map_err(Into::into)
         })?;
         row(
             name,
@@ -229,3 +232,11 @@ fn ssd_gflop() -> f64 {
     }
     flops / 1e9
 }
+
+/// (name, input side, GFLOP per image, forward pass).
+type DetectorRow<'a> = (
+    &'a str,
+    usize,
+    f64,
+    &'a dyn Fn(&Tensor) -> kao_models::Result<()>,
+);
