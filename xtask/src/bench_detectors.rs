@@ -2,23 +2,17 @@
 //! TinyFaceDetector and SSD MobileNet v1 images per second and GFLOP/s, and their
 //! depthwise and pointwise layers against candle's own convolutions on the same weights.
 
-use std::time::{Duration, Instant};
-
 use anyhow::Context as _;
 use candle_core::{Device, Tensor};
 use kao_models::ops::{pad_same, DepthwiseConv2d, Padding, PointwiseConv2d};
 use kao_models::{SsdMobilenetV1, TinyFaceDetector};
 
-const MIN_TIME: Duration = Duration::from_secs(2);
+use crate::bench_models::{conv_flops, matmul_gflops, median_seconds, separable};
 
 /// Standalone: measures the matmul ceiling itself.
 pub fn run_standalone() -> anyhow::Result<()> {
     let device = Device::Cpu;
-    let n = 1024;
-    let a = Tensor::randn(0f32, 1.0, (n, n), &device)?;
-    let b = Tensor::randn(0f32, 1.0, (n, n), &device)?;
-    let seconds = median_seconds(|| a.matmul(&b).map(drop).map_err(Into::into))?;
-    let ceiling = 2.0 * (n * n * n) as f64 / seconds / 1e9;
+    let ceiling = matmul_gflops(&device)?;
     println!(
         "{} threads; candle f32 matmul 1024³: {ceiling:.1} GFLOP/s (the ceiling)",
         rayon::current_num_threads()
@@ -151,43 +145,22 @@ fn row(name: &str, input: &str, stride: usize, gflop: f64, kao: f64, candle: f64
     );
 }
 
-fn median_seconds(mut f: impl FnMut() -> kao_models::Result<()>) -> anyhow::Result<f64> {
-    f()?;
-    let start = Instant::now();
-    let mut times = Vec::new();
-    while times.len() < 3 || start.elapsed() < MIN_TIME {
-        let t = Instant::now();
-        f()?;
-        times.push(t.elapsed().as_secs_f64());
-    }
-    times.sort_by(f64::total_cmp);
-    Ok(times[times.len() / 2])
-}
-
-fn conv(cin: usize, cout: usize, k: usize, out: usize) -> f64 {
-    2.0 * (cin * cout * k * k * out * out) as f64
-}
-
-fn separable(cin: usize, cout: usize, out: usize) -> f64 {
-    2.0 * (9 * cin * out * out) as f64 + conv(cin, cout, 1, out)
-}
-
 /// conv0 3×3 valid, then five separable convs after 2×2 pools, then the 1×1 head.
 fn tiny_gflop(size: usize) -> f64 {
     let mut side = size - 2;
-    let mut flops = conv(3, 16, 3, side);
+    let mut flops = conv_flops(3, 16, 3, side);
     let mut cin = 16;
     for cout in [32, 64, 128, 256, 512] {
         side = side.div_ceil(2);
         flops += separable(cin, cout, side);
         cin = cout;
     }
-    (flops + conv(512, 25, 1, side)) / 1e9
+    (flops + conv_flops(512, 25, 1, side)) / 1e9
 }
 
 fn ssd_gflop() -> f64 {
     let mut side = 256;
-    let mut flops = conv(3, 32, 3, side);
+    let mut flops = conv_flops(3, 32, 3, side);
     let pairs = [
         (32, 64, 1),
         (64, 128, 2),
@@ -218,7 +191,7 @@ fn ssd_gflop() -> f64 {
         (64, 128, 1, 3),
     ];
     for (cin, cout, out, k) in extra {
-        flops += conv(cin, cout, k, out);
+        flops += conv_flops(cin, cout, k, out);
     }
     for (cin, anchors, out) in [
         (512, 3, 32),
@@ -228,7 +201,7 @@ fn ssd_gflop() -> f64 {
         (256, 6, 2),
         (128, 6, 1),
     ] {
-        flops += conv(cin, anchors * 7, 1, out);
+        flops += conv_flops(cin, anchors * 7, 1, out);
     }
     flops / 1e9
 }

@@ -103,7 +103,7 @@ fn conv_layers(device: &Device, ceiling: f64) -> anyhow::Result<()> {
 }
 
 /// Median wall time of one call, after one warm-up call.
-fn median_seconds(mut f: impl FnMut() -> kao_models::Result<()>) -> anyhow::Result<f64> {
+pub(crate) fn median_seconds(mut f: impl FnMut() -> kao_models::Result<()>) -> anyhow::Result<f64> {
     f()?;
     let start = Instant::now();
     let mut times = Vec::new();
@@ -116,7 +116,7 @@ fn median_seconds(mut f: impl FnMut() -> kao_models::Result<()>) -> anyhow::Resu
     Ok(times[times.len() / 2])
 }
 
-fn matmul_gflops(device: &Device) -> anyhow::Result<f64> {
+pub(crate) fn matmul_gflops(device: &Device) -> anyhow::Result<f64> {
     let n = 1024;
     let a = Tensor::randn(0f32, 1.0, (n, n), device)?;
     let b = Tensor::randn(0f32, 1.0, (n, n), device)?;
@@ -125,12 +125,12 @@ fn matmul_gflops(device: &Device) -> anyhow::Result<f64> {
 }
 
 /// Multiply-adds ×2 of a dense `k`×`k` conv producing `out`×`out`×`cout` from `cin` channels.
-fn conv_flops(cin: usize, cout: usize, k: usize, out: usize) -> f64 {
+pub(crate) fn conv_flops(cin: usize, cout: usize, k: usize, out: usize) -> f64 {
     2.0 * (cin * cout * k * k * out * out) as f64
 }
 
 /// A depthwise 3×3 conv then a 1×1 conv, at `out`×`out`.
-fn separable(cin: usize, cout: usize, out: usize) -> f64 {
+pub(crate) fn separable(cin: usize, cout: usize, out: usize) -> f64 {
     2.0 * (9 * cin * out * out) as f64 + conv_flops(cin, cout, 1, out)
 }
 
