@@ -1,12 +1,87 @@
-//! `kao serve` (placeholder until its issue lands).
+//! `kao serve`: the Custom Vision-compatible prediction service and Quick Test page.
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
+
+use anyhow::Context;
+use kao_serve::{KeyOrigin, ServeConfig, Server};
 
 use crate::args::Global;
 
 #[derive(Debug, clap::Args)]
-pub struct ServeArgs {}
+pub struct ServeArgs {
+    /// Address to listen on; the default answers this machine only. Use 0.0.0.0:8080 to expose.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    /// Prediction-Key clients must send (repeat for several). Without it, the key stored in
+    /// the work dir is used, generated and printed at the first start.
+    #[arg(
+        long,
+        env = "KAO_PREDICTION_KEY",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub key: Vec<String>,
+    /// Let the /url routes fetch images from the internet.
+    #[arg(long)]
+    pub allow_url_fetch: bool,
+    /// With --allow-url-fetch, also fetch from loopback, private and link-local addresses.
+    #[arg(long, requires = "allow_url_fetch")]
+    pub allow_private_urls: bool,
+    /// Largest accepted image in bytes (Custom Vision's limit by default).
+    #[arg(long, default_value_t = kao_serve::DEFAULT_MAX_BODY)]
+    pub max_body: usize,
+    /// Inferences at once (default: one per core).
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+}
 
-pub fn run(_global: &Global, _args: ServeArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`kao serve` is not built yet")
+pub fn run(global: &Global, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let mut config = ServeConfig::new(&global.work);
+    config.bind = args.bind;
+    config.keys = args.key;
+    config.allow_url_fetch = args.allow_url_fetch;
+    config.allow_private_urls = args.allow_private_urls;
+    config.max_body = args.max_body;
+    if let Some(n) = args.concurrency {
+        config.concurrency = n.max(1);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let server = Server::bind(config)
+            .await
+            .with_context(|| format!("starting the server for {}", global.work.display()))?;
+        announce(&server);
+        server.run(kao_serve::shutdown_signal()).await?;
+        eprintln!("kao serve: stopped");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn announce(server: &Server) {
+    println!("Listening on  http://{}", server.local_addr());
+    println!("Quick Test    http://{}/", server.local_addr());
+    println!("Project id    {}", server.project_id());
+    match server.key_origin() {
+        KeyOrigin::Generated { key, path } => {
+            println!("Prediction-Key {key}");
+            println!(
+                "              (generated now and stored in {}; it is not printed again)",
+                path.display()
+            );
+        }
+        KeyOrigin::Stored(path) => println!("Prediction-Key stored in {}", path.display()),
+        KeyOrigin::Configured => println!("Prediction-Key as given (--key / KAO_PREDICTION_KEY)"),
+    }
+    let published = server.published();
+    if published.is_empty() {
+        println!("Published     nothing yet: run `kao publish N --name NAME`; it is picked up without a restart");
+    }
+    for (name, iteration) in published {
+        println!("Published     {name} (iteration {iteration})");
+        println!("Prediction URL {}", server.prediction_url(&name));
+    }
 }

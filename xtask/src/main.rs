@@ -3,6 +3,7 @@
 mod bench_augment;
 mod bench_detectors;
 mod bench_models;
+mod bench_serve;
 mod bench_train;
 mod ci;
 
@@ -19,7 +20,7 @@ struct Cli {
 enum Task {
     /// Run exactly what `.ci/run` runs: fmt check, clippy -D warnings, the tests.
     Ci,
-    /// Run a benchmark: `augment`.
+    /// Run a benchmark: `augment`, `models`, `detectors`, `train`, `serve`.
     Bench { what: String },
     /// Photos to a published, evaluated model in one command (not built yet).
     Pipeline {
@@ -35,8 +36,11 @@ fn main() -> anyhow::Result<()> {
             "augment" => bench_augment::run(),
             "train" => bench_train::run(),
             "models" => bench_models::run(),
+            "serve" => bench_serve::run(),
             "detectors" => bench_detectors::run_standalone(),
-            other => anyhow::bail!("unknown benchmark {other:?} (augment)"),
+            other => anyhow::bail!(
+                "unknown benchmark {other:?} (augment, models, detectors, train, serve)"
+            ),
         },
         Task::Pipeline { .. } => {
             anyhow::bail!(

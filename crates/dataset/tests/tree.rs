@@ -1,25 +1,7 @@
-use std::path::PathBuf;
-
 use kao_dataset::{duplicate_groups, read_tree};
 use kao_image::{Limits, NEAR_DUPLICATE_DISTANCE};
 
-/// `$KAO_SHARED` (relative paths are taken from the repository root), else `../shared`.
-/// Missing data fails the test under CI and skips it elsewhere.
-fn shared() -> Option<PathBuf> {
-    let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
-    let dir = match std::env::var_os("KAO_SHARED") {
-        Some(p) => root.join(p),
-        None => root.join("../shared"),
-    };
-    if dir.join("datasets").is_dir() {
-        Some(dir)
-    } else if std::env::var_os("CI").is_some() {
-        panic!("{} has no datasets/ (set KAO_SHARED)", dir.display());
-    } else {
-        eprintln!("skipping: {} not found", dir.display());
-        None
-    }
-}
+use kao_testdata::shared;
 
 #[test]
 fn lfw5_reads_every_photo_and_finds_the_known_near_duplicate() {

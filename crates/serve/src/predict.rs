@@ -19,6 +19,14 @@ use crate::state::AppState;
 /// The largest JSON body the `/url` routes read: a URL, not an image.
 const MAX_URL_BODY: usize = 64 * 1024;
 
+/// Room for multipart boundaries and part headers around an image of `max_body` bytes.
+pub(crate) const MULTIPART_SLACK: usize = 64 * 1024;
+
+/// How much of a rejected body is still read and dropped before answering. A client that is
+/// still sending when the server answers and closes sees a reset connection, not the error;
+/// past this much the server stops listening and accepts that.
+const DRAIN_CAP: usize = 64 * 1024 * 1024;
+
 #[derive(Debug, Deserialize)]
 pub(crate) struct RoutePath {
     version: String,
@@ -36,7 +44,13 @@ pub(crate) async fn classify_image(
 ) -> Answer {
     let deadline = st.request_timeout;
     tokio::time::timeout(deadline, async {
-        let served = admit(&st, &path, req.headers()).await?;
+        let served = match admit(&st, &path, req.headers()).await {
+            Ok(served) => served,
+            Err(e) => {
+                drain(req.into_body().into_data_stream(), 0).await;
+                return Err(e);
+            }
+        };
         let bytes = read_image(&st, req).await?;
         predict(&st, served, bytes).await
     })
@@ -51,7 +65,13 @@ pub(crate) async fn classify_url(
 ) -> Answer {
     let deadline = st.request_timeout;
     tokio::time::timeout(deadline, async {
-        let served = admit(&st, &path, req.headers()).await?;
+        let served = match admit(&st, &path, req.headers()).await {
+            Ok(served) => served,
+            Err(e) => {
+                drain(req.into_body().into_data_stream(), 0).await;
+                return Err(e);
+            }
+        };
         let body = read_limited(req.into_body(), MAX_URL_BODY)
             .await?
             .ok_or_else(|| ApiError::bad_request("the JSON body is too large for a URL"))?;
@@ -104,13 +124,15 @@ async fn admit(
         .ok_or_else(|| ApiError::not_found_iteration(&path.name))
 }
 
-/// The body up to `limit` bytes; `None` as soon as it is longer (without reading the rest).
+/// The body up to `limit` bytes; `None` when it is longer, after reading and dropping the
+/// rest (see [`DRAIN_CAP`]).
 async fn read_limited(body: Body, limit: usize) -> Result<Option<Vec<u8>>, ApiError> {
     let mut out = Vec::new();
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| ApiError::bad_request(format!("reading the body: {e}")))?;
         if out.len() + chunk.len() > limit {
+            drain(stream, out.len() + chunk.len()).await;
             return Ok(None);
         }
         out.extend_from_slice(&chunk);
@@ -118,31 +140,43 @@ async fn read_limited(body: Body, limit: usize) -> Result<Option<Vec<u8>>, ApiEr
     Ok(Some(out))
 }
 
+async fn drain(mut stream: axum::body::BodyDataStream, mut seen: usize) {
+    while seen <= DRAIN_CAP {
+        match stream.next().await {
+            Some(Ok(chunk)) => seen += chunk.len(),
+            _ => return,
+        }
+    }
+}
+
 async fn read_image(st: &AppState, req: Request) -> Result<Vec<u8>, ApiError> {
     let too_big = || ApiError::image_size(st.max_body);
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    let is_multipart = req
-        .headers()
-        .get(header::CONTENT_TYPE)
+    let content_type = req.headers().get(header::CONTENT_TYPE).cloned();
+    let is_multipart = content_type
+        .as_ref()
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| {
             ct.trim_start()
                 .to_ascii_lowercase()
                 .starts_with("multipart/form-data")
         });
+    let limit = if is_multipart {
+        st.max_body + MULTIPART_SLACK
+    } else {
+        st.max_body
+    };
+    let body = read_limited(req.into_body(), limit)
+        .await?
+        .ok_or_else(too_big)?;
     if !is_multipart {
-        if declared.is_some_and(|n| n > st.max_body as u64) {
-            return Err(too_big());
-        }
-        return read_limited(req.into_body(), st.max_body)
-            .await?
-            .ok_or_else(too_big);
+        return Ok(body);
     }
-    // The router's body limit (max_body plus room for multipart headers) bounds this read.
-    let mut form = Multipart::from_request(req, &())
+    // The whole body is in memory and bounded, so the form is parsed from it.
+    let mut again = Request::new(Body::from(body));
+    if let Some(ct) = content_type {
+        again.headers_mut().insert(header::CONTENT_TYPE, ct);
+    }
+    let mut form = Multipart::from_request(again, &())
         .await
         .map_err(|e| ApiError::bad_request(e.body_text()))?;
     loop {
@@ -153,9 +187,6 @@ async fn read_image(st: &AppState, req: Request) -> Result<Vec<u8>, ApiError> {
                     "the multipart body has no imageData field",
                 ))
             }
-            Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
-                return Err(too_big())
-            }
             Err(e) => return Err(ApiError::bad_request(e.body_text())),
         };
         // Custom Vision names the field imageData; accept any file field, as its SDKs differ.
@@ -163,13 +194,10 @@ async fn read_image(st: &AppState, req: Request) -> Result<Vec<u8>, ApiError> {
         if !wanted {
             continue;
         }
-        let bytes = field.bytes().await.map_err(|e| {
-            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                too_big()
-            } else {
-                ApiError::bad_request(e.body_text())
-            }
-        })?;
+        let bytes = field
+            .bytes()
+            .await
+            .map_err(|e| ApiError::bad_request(e.body_text()))?;
         if bytes.len() > st.max_body {
             return Err(too_big());
         }

@@ -22,9 +22,6 @@ use crate::model::Live;
 use crate::state::{AppState, Limits};
 use crate::{page, predict};
 
-/// Room for multipart boundaries and part headers around an image of `max_body` bytes.
-const MULTIPART_SLACK: usize = 64 * 1024;
-
 /// A bound, ready server: the socket is listening and the published models are loaded.
 pub struct Server {
     listener: TcpListener,
@@ -201,7 +198,7 @@ fn router(state: Arc<AppState>, max_body: usize) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(|| async { ApiError::not_found() })
-        .layer(DefaultBodyLimit::max(max_body + MULTIPART_SLACK))
+        .layer(DefaultBodyLimit::max(max_body + predict::MULTIPART_SLACK))
         .layer(middleware::from_fn_with_state(Arc::clone(&state), record))
         .with_state(state)
 }

@@ -199,7 +199,9 @@ async fn errors_have_custom_visions_codes() {
         .unwrap();
     assert_error(&json(r).await, 400, "BadRequestImageFormat");
 
-    let big = vec![0xffu8; 150_000];
+    // Far over the limit, so the client is still sending when the server answers: it must
+    // still get the error, not a reset connection.
+    let big = vec![0xffu8; 3_000_000];
     let r = post(server.classify(PUBLISHED, "image"), Some(KEY), big.clone())
         .await
         .unwrap();

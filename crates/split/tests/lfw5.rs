@@ -1,21 +1,10 @@
 //! The split on real photos: LFW "five people" (1,140 photos, one known near-duplicate pair).
 
-use std::path::PathBuf;
-
 use kao_dataset::{read_tree, BoxF, ChipRecord, SourceRef, SplitPart, WorkDir};
 use kao_image::{Limits, NEAR_DUPLICATE_DISTANCE};
 use kao_split::{split_chips, targets, SplitOptions};
 
-fn shared() -> Option<PathBuf> {
-    let dir = std::env::var_os("KAO_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    let ok = dir.join("datasets/lfw5").is_dir();
-    if !ok && std::env::var_os("CI").is_some() {
-        panic!("{} has no datasets/lfw5 (set KAO_SHARED)", dir.display());
-    }
-    ok.then_some(dir)
-}
+use kao_testdata::shared;
 
 /// One pseudo-chip per photo, as the crop stage would write: the central 150×150 of the
 /// 250×250 photo, carrying the photo's content id and perceptual hash.

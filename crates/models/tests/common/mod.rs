@@ -14,10 +14,6 @@ pub fn fixture_dir() -> PathBuf {
     ))
 }
 
-pub fn repo_root() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-}
-
 /// The committed subset of `face-api-1.7.15.json` (face-api's own sample photos).
 pub fn golden() -> serde_json::Value {
     read_json(&fixture_dir().join("face-api-1.7.15.json"))
@@ -80,33 +76,7 @@ fn open_rgb(path: &Path) -> RgbImage {
         .to_rgb8()
 }
 
-/// `$KAO_SHARED/golden` (relative to the repo root when relative), else `<repo>/../shared/golden`.
-/// Missing: `None` with a message, or a panic when `CI` is set (CI must not skip silently).
+/// `$KAO_SHARED/golden` (see `kao-testdata`): `None` outside CI when missing.
 pub fn shared_golden_dir() -> Option<PathBuf> {
-    let shared = match std::env::var_os("KAO_SHARED") {
-        Some(s) => {
-            let p = PathBuf::from(s);
-            if p.is_absolute() {
-                p
-            } else {
-                repo_root().join(p)
-            }
-        }
-        None => repo_root().join("../shared"),
-    };
-    let dir = shared.join("golden");
-    if dir.join("face-api-1.7.15.json").is_file() {
-        return Some(dir);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!(
-            "CI is set but the shared golden data is missing at {}",
-            dir.display()
-        );
-    }
-    eprintln!(
-        "skipping: shared golden data not found at {} (set KAO_SHARED)",
-        dir.display()
-    );
-    None
+    kao_testdata::golden()
 }

@@ -1,26 +1,9 @@
 //! A small real work dir: a few lfw5 people, chips cut by a fixed centre crop (LFW photos
 //! are centred on the face), so that these tests do not depend on the face detector.
 
-use std::path::PathBuf;
-
 use kao_dataset::{ChipRecord, FaceRecord, Manifest, SourceRef, Splits, WorkDir};
 
-/// `$KAO_SHARED`, else `<repo>/../shared`; fails under CI when missing.
-pub fn shared() -> Option<PathBuf> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let dir = match std::env::var_os("KAO_SHARED") {
-        Some(p) => root.join(p),
-        None => root.join("../shared"),
-    };
-    if dir.join("datasets/lfw5").is_dir() {
-        Some(dir)
-    } else if std::env::var_os("CI").is_some() {
-        panic!("{} has no datasets/lfw5 (set KAO_SHARED)", dir.display());
-    } else {
-        eprintln!("skipping: {} not found", dir.display());
-        None
-    }
-}
+pub use kao_testdata::shared;
 
 /// Source square cut into each chip: LFW's 250×250 photos have the face near (60..190).
 const ORIGIN: f32 = 60.0;

@@ -1,0 +1,67 @@
+#![doc = include_str!("../README.md")]
+
+use std::path::{Path, PathBuf};
+
+/// The repository root (this crate lives at `<root>/crates/testdata`).
+pub fn repo_root() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    root.canonicalize().unwrap_or(root)
+}
+
+/// The shared data folder (holding `datasets/` and `golden/`), or `None` after printing why
+/// when it is missing outside CI. Panics when it is missing and `CI` is set: CI must never
+/// pass by skipping the tests that read real data.
+pub fn shared() -> Option<PathBuf> {
+    let configured = std::env::var_os("KAO_SHARED").map(PathBuf::from);
+    let dir = match &configured {
+        Some(p) if p.is_absolute() => p.clone(),
+        Some(p) => repo_root().join(p),
+        None => repo_root().join("../shared"),
+    };
+    match dir.canonicalize() {
+        Ok(dir) if dir.join("datasets").is_dir() => Some(dir),
+        _ => {
+            let why = format!(
+                "shared test data not found at {} (set KAO_SHARED to the folder holding datasets/ and golden/)",
+                dir.display()
+            );
+            if std::env::var_os("CI").is_some() {
+                panic!("{why}");
+            }
+            eprintln!("skipping: {why}");
+            None
+        }
+    }
+}
+
+/// `datasets/lfw5`: LFW's five people, a folder per person.
+pub fn lfw5() -> Option<PathBuf> {
+    dataset("lfw5")
+}
+
+/// `datasets/<name>` (`lfw5`, `nonface`, `multiface`).
+pub fn dataset(name: &str) -> Option<PathBuf> {
+    required(shared()?.join("datasets").join(name))
+}
+
+/// `golden/`: the reference outputs of the JavaScript face-api networks.
+pub fn golden() -> Option<PathBuf> {
+    required(shared()?.join("golden"))
+}
+
+/// One lfw5 photo, e.g. `lfw5_photo("Tony_Blair", 1)`.
+pub fn lfw5_photo(person: &str, n: u32) -> Option<PathBuf> {
+    Some(lfw5()?.join(person).join(format!("{person}_{n:04}.jpg")))
+}
+
+fn required(dir: PathBuf) -> Option<PathBuf> {
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    let why = format!("shared test data incomplete: {} is missing", dir.display());
+    if std::env::var_os("CI").is_some() {
+        panic!("{why}");
+    }
+    eprintln!("skipping: {why}");
+    None
+}
