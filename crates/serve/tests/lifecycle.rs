@@ -122,10 +122,11 @@ async fn shutdown_finishes_requests_in_flight() {
             async move { predict(&http, &url, photo).await },
         ));
     }
-    // Stop only once requests are provably inside the server, waiting for the one slot.
+    // Stop only once all six are provably inside the server (answered, running or queued for
+    // the one slot): a request still connecting when the server stops is refused, rightly.
     let metrics = server.url("/metrics");
-    let mut queued = false;
-    for _ in 0..600 {
+    let mut inside = 0.0;
+    for _ in 0..3000 {
         let text = http
             .get(&metrics)
             .send()
@@ -134,16 +135,24 @@ async fn shutdown_finishes_requests_in_flight() {
             .text()
             .await
             .unwrap();
-        if text
+        inside = text
             .lines()
-            .any(|l| l.starts_with("kao_inferences_queued ") && !l.ends_with(" 0"))
-        {
-            queued = true;
+            .filter(|l| {
+                (l.starts_with("kao_requests_total{") && l.contains("classify"))
+                    || l.starts_with("kao_inferences_running ")
+                    || l.starts_with("kao_inferences_queued ")
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>();
+        if inside >= 6.0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert!(queued, "requests never queued");
+    assert!(
+        inside >= 6.0,
+        "only {inside} of 6 requests reached the server"
+    );
     let stopped = server.signal_stop();
     for r in requests {
         let (status, body) = r.await.unwrap();
