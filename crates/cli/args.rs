@@ -14,15 +14,22 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 pub struct Global {
-    /// Work directory holding a dataset's stages (raw/, faces/, splits.json, iterations/).
-    #[arg(long, global = true, env = "KAO_WORK", default_value = "work")]
-    pub work: PathBuf,
+    /// Work directory holding a dataset's stages (raw/, faces/, splits.json, iterations/)
+    /// [default: work; for `pipeline`, the config's `work`].
+    #[arg(long, global = true, env = "KAO_WORK", value_name = "DIR")]
+    pub work: Option<PathBuf>,
     /// More log output (-v info, -vv debug, -vvv trace).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// Only errors; no progress bars.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+}
+
+impl Global {
+    pub fn work(&self) -> PathBuf {
+        self.work.clone().unwrap_or_else(|| PathBuf::from("work"))
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -52,7 +59,7 @@ pub enum Command {
     /// Run the Custom Vision-compatible prediction service and Quick Test page.
     Serve(crate::serve::ServeArgs),
     /// Run every stage: collect, crop, split, augment, train, evaluate, publish.
-    Pipeline(crate::pipeline::PipelineArgs),
+    Pipeline(crate::pipeline::Args),
 }
 
 #[derive(Debug, Args)]

@@ -43,7 +43,7 @@ pub struct AugmentArgs {
 }
 
 pub fn run(global: &Global, args: AugmentArgs) -> anyhow::Result<ExitCode> {
-    let work = WorkDir::new(&global.work);
+    let work = WorkDir::new(global.work());
     let splits_path = work.splits();
     let splits = Splits::read(&splits_path).with_context(|| {
         format!(

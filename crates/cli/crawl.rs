@@ -194,7 +194,7 @@ impl NetArgs {
 }
 
 pub fn run(global: &Global, args: CrawlArgs) -> anyhow::Result<ExitCode> {
-    let work = WorkDir::new(&global.work);
+    let work = WorkDir::new(global.work());
     let jobs = [TagJob::new(&args.tag, vec![args.source.to_source()])];
     let opts = args.net.options();
     let bars = Bars::new(global.quiet || args.net.json);

@@ -87,7 +87,7 @@ impl CropArgs {
 }
 
 pub fn run(global: &Global, args: CropArgs) -> anyhow::Result<ExitCode> {
-    let work = WorkDir::new(&global.work);
+    let work = WorkDir::new(global.work());
     let src = args.src.clone().unwrap_or_else(|| work.raw());
     let nets =
         FaceNets::load(&candle_core::Device::Cpu).context("cannot load the face networks")?;

@@ -79,7 +79,7 @@ pub fn print_summary(evaluations: &[&Evaluation]) {
 }
 
 pub fn run(global: &Global, args: EvalArgs) -> anyhow::Result<ExitCode> {
-    let work = WorkDir::new(&global.work);
+    let work = WorkDir::new(global.work());
     let options = EvalOptions {
         iteration: args.iteration,
         split: args.split,

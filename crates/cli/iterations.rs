@@ -15,7 +15,7 @@ pub struct IterationsArgs {
 }
 
 pub fn run(global: &Global, args: IterationsArgs) -> anyhow::Result<ExitCode> {
-    let work = WorkDir::new(&global.work);
+    let work = WorkDir::new(global.work());
     let list = kao_train::list_iterations(&work)
         .with_context(|| format!("cannot list the iterations of {}", work.root().display()))?;
     if args.json {

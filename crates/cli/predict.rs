@@ -33,7 +33,7 @@ pub fn run(global: &Global, args: PredictArgs) -> anyhow::Result<ExitCode> {
     let dir = match (&args.model, args.iteration) {
         (Some(m), _) => m.clone(),
         (None, n) => {
-            let work = WorkDir::new(&global.work);
+            let work = WorkDir::new(global.work());
             let n = n
                 .or_else(|| kao_train::latest_iteration(&work))
                 .with_context(|| format!("no trained iteration in {}", work.root().display()))?;

@@ -17,7 +17,7 @@ pub struct PublishArgs {
 }
 
 pub fn run(global: &Global, args: PublishArgs) -> anyhow::Result<ExitCode> {
-    let work = WorkDir::new(&global.work);
+    let work = WorkDir::new(global.work());
     kao_infer::publish(&work, args.iteration, &args.name).with_context(|| {
         format!(
             "cannot publish iteration {} in {}",

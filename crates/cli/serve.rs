@@ -37,7 +37,7 @@ pub struct ServeArgs {
 }
 
 pub fn run(global: &Global, args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let mut config = ServeConfig::new(&global.work);
+    let mut config = ServeConfig::new(global.work());
     config.bind = args.bind;
     config.keys = args.key;
     config.allow_url_fetch = args.allow_url_fetch;
@@ -46,6 +46,12 @@ pub fn run(global: &Global, args: ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(n) = args.concurrency {
         config.concurrency = n.max(1);
     }
+    serve(config)
+}
+
+/// Runs the service until Ctrl-C (or SIGTERM), then finishes the requests in flight.
+pub fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
+    let work = config.work.clone();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -53,7 +59,7 @@ pub fn run(global: &Global, args: ServeArgs) -> anyhow::Result<ExitCode> {
     runtime.block_on(async move {
         let server = Server::bind(config)
             .await
-            .with_context(|| format!("starting the server for {}", global.work.display()))?;
+            .with_context(|| format!("starting the server for {}", work.display()))?;
         announce(&server);
         server.run(kao_serve::shutdown_signal()).await?;
         eprintln!("kao serve: stopped");

@@ -3,9 +3,11 @@
 mod bench_augment;
 mod bench_detectors;
 mod bench_models;
+mod bench_pipeline;
 mod bench_serve;
 mod bench_train;
 mod ci;
+mod pipeline;
 
 use clap::{Parser, Subcommand};
 
@@ -20,13 +22,10 @@ struct Cli {
 enum Task {
     /// Run exactly what `.ci/run` runs: fmt check, clippy -D warnings, the tests.
     Ci,
-    /// Run a benchmark: `augment`, `models`, `detectors`, `train`, `serve`.
+    /// Run a benchmark: `augment`, `models`, `detectors`, `train`, `serve`, `pipeline`.
     Bench { what: String },
-    /// Photos to a published, evaluated model in one command (not built yet).
-    Pipeline {
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        rest: Vec<String>,
-    },
+    /// Photos to a published, evaluated model in one command (as `kao pipeline`).
+    Pipeline(pipeline::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -37,15 +36,12 @@ fn main() -> anyhow::Result<()> {
             "train" => bench_train::run(),
             "models" => bench_models::run(),
             "serve" => bench_serve::run(),
+            "pipeline" => bench_pipeline::run(),
             "detectors" => bench_detectors::run_standalone(),
             other => anyhow::bail!(
-                "unknown benchmark {other:?} (augment, models, detectors, train, serve)"
+                "unknown benchmark {other:?} (augment, models, detectors, train, serve, pipeline)"
             ),
         },
-        Task::Pipeline { .. } => {
-            anyhow::bail!(
-                "`cargo xtask pipeline` is not built yet: it comes with the pipeline issue"
-            )
-        }
+        Task::Pipeline(args) => pipeline::run(args),
     }
 }

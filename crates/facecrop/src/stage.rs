@@ -112,17 +112,30 @@ type DoneKey = (String, String);
 /// Photos already cropped with `settings`, and what they produced.
 fn finished(work: &WorkDir, settings: &str) -> Result<HashMap<DoneKey, (usize, Option<String>)>> {
     let records = read_manifest::<FaceRecord>(&work.faces_manifest())?.records;
+    // Chip file names do not depend on the settings, so a run with other settings
+    // overwrites the file: only a chip's latest record describes what is on disk.
+    let mut latest: HashMap<&str, &str> = HashMap::new();
+    for r in &records {
+        if let FaceRecord::Chip(c) = r {
+            latest.insert(&c.chip, &c.settings);
+        }
+    }
+    let stale: HashSet<String> = latest
+        .into_iter()
+        .filter(|(_, s)| *s != settings)
+        .map(|(chip, _)| chip.to_string())
+        .collect();
     let mut done: HashMap<DoneKey, (usize, Option<String>)> = HashMap::new();
     let mut chips: HashMap<DoneKey, HashSet<String>> = HashMap::new();
     for r in records {
         match r {
             FaceRecord::Chip(c) if c.settings == settings => {
                 let key = (c.source.rel.clone(), c.source.content_id.clone());
-                if work.faces().join(&c.chip).is_file() {
+                if !stale.contains(&c.chip) && work.faces().join(&c.chip).is_file() {
                     chips.entry(key.clone()).or_default().insert(c.chip);
                     done.entry(key).or_insert((0, None));
                 } else {
-                    // A chip whose file is gone: redo the photo.
+                    // A chip whose file is gone or was overwritten: redo the photo.
                     done.remove(&key);
                     chips.remove(&key);
                 }

@@ -1,0 +1,484 @@
+//! `pipeline.toml`: the work dir, the tags and their sources, and each stage's settings.
+//! Every section is optional and defaults to its stage's defaults; unknown keys are errors
+//! naming the key and line, so a typo never silently falls back to a default.
+
+use std::fmt::Display;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use kao_augment::Preset;
+use kao_crawl::{CrawlOptions, MinSize, Source, TagJob};
+use kao_facecrop::{Alignment, CropConfig, DetectorKind, Pick};
+use kao_infer::HeadKind;
+use kao_split::SplitOptions;
+use kao_train::TrainConfig;
+use serde::{Deserialize, Deserializer, Serialize};
+use toml::Spanned;
+
+use crate::error::{PipelineError, Result};
+
+/// The publish name used when `[publish] name` is absent.
+pub const DEFAULT_PUBLISH_NAME: &str = "faces";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// The work directory, relative to the config file.
+    #[serde(default = "default_work")]
+    pub work: PathBuf,
+    #[serde(default)]
+    pub tags: Vec<TagConfig>,
+    #[serde(default)]
+    pub crawl: CrawlSection,
+    #[serde(default)]
+    pub crop: CropSection,
+    #[serde(default)]
+    pub split: SplitSection,
+    #[serde(default)]
+    pub augment: AugmentSection,
+    #[serde(default)]
+    pub train: TrainSection,
+    #[serde(default)]
+    pub evaluate: EvaluateSection,
+    #[serde(default)]
+    pub publish: PublishSection,
+    #[serde(default)]
+    pub serve: ServeSection,
+}
+
+fn default_work() -> PathBuf {
+    PathBuf::from("work")
+}
+
+/// One `[[tags]]` table: a person and where their photos come from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TagConfig {
+    #[serde(alias = "tag")]
+    pub name: Spanned<String>,
+    #[serde(default)]
+    pub sources: Vec<Source>,
+}
+
+/// `[crawl]`: the collect stage's network and acceptance settings (`kao crawl`'s flags).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrawlSection {
+    #[serde(
+        default,
+        deserialize_with = "parsed",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub min_size: Option<MinSize>,
+    #[serde(default)]
+    pub ignore_robots: bool,
+    pub endpoint: Option<String>,
+    pub user_agent: Option<String>,
+    pub concurrency: Option<usize>,
+    pub per_host: Option<usize>,
+    #[serde(
+        default,
+        deserialize_with = "duration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub delay: Option<Duration>,
+    #[serde(
+        default,
+        deserialize_with = "duration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub connect_timeout: Option<Duration>,
+    #[serde(
+        default,
+        deserialize_with = "duration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub first_byte_timeout: Option<Duration>,
+    #[serde(
+        default,
+        deserialize_with = "duration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub timeout: Option<Duration>,
+    pub retries: Option<u32>,
+    pub max_bytes: Option<u64>,
+}
+
+/// `[crop]`: `kao crop`'s settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CropSection {
+    pub detector: Option<DetectorKind>,
+    pub pick: Option<Pick>,
+    pub align: Option<Alignment>,
+    pub score_threshold: Option<f32>,
+    pub min_face: Option<u32>,
+}
+
+/// `[split]`: `kao split`'s settings; `ratios` as `"3:1:1"`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SplitSection {
+    pub seed: Option<u64>,
+    #[serde(default, deserialize_with = "ratios")]
+    pub ratios: Option<[u32; 3]>,
+    pub near_distance: Option<u32>,
+}
+
+/// `[augment]`: which augmentations the training chips get, and how many each.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AugmentSection {
+    pub preset: Option<Preset>,
+    pub per_image: Option<u32>,
+}
+
+/// `[train]`: `kao train`'s settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainSection {
+    pub head: Option<HeadKind>,
+    /// Seeds weight initialisation, batch order and the augmentation draws.
+    pub seed: Option<u64>,
+    /// Probability threshold for precision and recall.
+    pub threshold: Option<f32>,
+}
+
+/// `[evaluate]`: an optional folder of people who are none of the tags.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluateSection {
+    pub unknown: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishSection {
+    pub name: Option<String>,
+}
+
+/// `[serve]`: how `--serve` starts the prediction service (`kao serve`'s flags).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeSection {
+    pub bind: Option<SocketAddr>,
+    #[serde(default)]
+    pub allow_url_fetch: bool,
+    #[serde(default)]
+    pub allow_private_urls: bool,
+    pub max_body: Option<usize>,
+    pub concurrency: Option<usize>,
+}
+
+fn parsed<'de, D, T>(d: D) -> std::result::Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr,
+    T::Err: Display,
+{
+    let s = String::deserialize(d)?;
+    s.parse().map(Some).map_err(serde::de::Error::custom)
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<Duration>, D::Error> {
+    let s = String::deserialize(d)?;
+    kao_crawl::parse_duration(&s)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
+fn ratios<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<[u32; 3]>, D::Error> {
+    let s = String::deserialize(d)?;
+    kao_split::parse_ratios(&s)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
+impl PipelineConfig {
+    /// Reads and checks a config file; relative paths in it are taken from its folder.
+    pub fn load(path: &Path) -> Result<PipelineConfig> {
+        let text = std::fs::read_to_string(path).map_err(|e| PipelineError::Config {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let base = if base.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            base
+        };
+        PipelineConfig::parse(&text, base, path)
+    }
+
+    /// Parses `text`; `origin` names the file in errors.
+    pub fn parse(text: &str, base: &Path, origin: &Path) -> Result<PipelineConfig> {
+        let err = |message: String| PipelineError::Config {
+            path: origin.to_path_buf(),
+            message,
+        };
+        let mut config: PipelineConfig = toml::from_str(text).map_err(|e| err(e.to_string()))?;
+        let mut seen = std::collections::HashSet::new();
+        for tag in &config.tags {
+            let at = line_of(text, tag.name.span().start);
+            kao_dataset::validate_tag(tag.name.get_ref())
+                .map_err(|e| err(format!("line {at}, tags.name: {e}")))?;
+            if !seen.insert(tag.name.get_ref().clone()) {
+                return Err(err(format!(
+                    "line {at}, tags.name: tag {:?} is listed twice",
+                    tag.name.get_ref()
+                )));
+            }
+        }
+        config.resolve_paths(base);
+        Ok(config)
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let rel = |p: &Path| {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base.join(p)
+            }
+        };
+        self.work = rel(&self.work);
+        if let Some(u) = &self.evaluate.unknown {
+            self.evaluate.unknown = Some(rel(u));
+        }
+        for tag in &mut self.tags {
+            for source in &mut tag.sources {
+                match source {
+                    Source::Dir { path } => *path = rel(path),
+                    Source::Urls { file } => *file = rel(file),
+                    Source::Archive { url, .. } if !url.contains("://") => {
+                        *url = rel(Path::new(url.as_str())).display().to_string();
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Every tag's sources replaced by the folder `dir/<tag>/` (offline runs).
+    pub fn with_source_dir(mut self, dir: &Path) -> PipelineConfig {
+        for tag in &mut self.tags {
+            tag.sources = vec![Source::Dir {
+                path: dir.join(tag.name.get_ref()),
+            }];
+        }
+        self
+    }
+
+    pub fn tag_names(&self) -> Vec<String> {
+        self.tags.iter().map(|t| t.name.get_ref().clone()).collect()
+    }
+
+    pub fn jobs(&self) -> Vec<TagJob> {
+        self.tags
+            .iter()
+            .map(|t| TagJob::new(t.name.get_ref(), t.sources.clone()))
+            .collect()
+    }
+
+    pub fn crawl_options(&self) -> CrawlOptions {
+        let c = &self.crawl;
+        let mut o = CrawlOptions {
+            obey_robots: !c.ignore_robots,
+            ..CrawlOptions::default()
+        };
+        if let Some(v) = c.min_size {
+            o.min_size = v;
+        }
+        if let Some(v) = &c.endpoint {
+            o.bing_endpoint = v.clone();
+        }
+        if let Some(v) = &c.user_agent {
+            o.user_agent = v.clone();
+        }
+        if let Some(v) = c.concurrency {
+            o.concurrency = v.max(1);
+        }
+        if let Some(v) = c.per_host {
+            o.per_host = v.max(1);
+        }
+        if let Some(v) = c.delay {
+            o.per_host_delay = v;
+        }
+        if let Some(v) = c.connect_timeout {
+            o.connect_timeout = v;
+        }
+        if let Some(v) = c.first_byte_timeout {
+            o.first_byte_timeout = v;
+        }
+        if let Some(v) = c.timeout {
+            o.total_timeout = v;
+        }
+        if let Some(v) = c.retries {
+            o.retries = v;
+        }
+        if let Some(v) = c.max_bytes {
+            o.max_bytes = v;
+        }
+        o
+    }
+
+    pub fn crop_config(&self) -> CropConfig {
+        let c = &self.crop;
+        let d = CropConfig::default();
+        CropConfig {
+            detector: c.detector.unwrap_or(d.detector),
+            pick: c.pick.unwrap_or(d.pick),
+            alignment: c.align.unwrap_or(d.alignment),
+            score_threshold: c.score_threshold.unwrap_or(d.score_threshold),
+            min_face: c.min_face.unwrap_or(d.min_face),
+            ..d
+        }
+    }
+
+    pub fn split_options(&self) -> SplitOptions {
+        SplitOptions {
+            seed: self.split.seed.unwrap_or(kao_split::DEFAULT_SEED),
+            ratios: self.split.ratios.unwrap_or([3, 1, 1]),
+            near_distance: self
+                .split
+                .near_distance
+                .unwrap_or(kao_image::NEAR_DUPLICATE_DISTANCE),
+        }
+    }
+
+    /// Training settings, the augmentation ones included (training draws them itself).
+    pub fn train_config(&self) -> TrainConfig {
+        let mut t = TrainConfig {
+            crop: self.crop_config(),
+            ..TrainConfig::default()
+        };
+        if let Some(v) = self.train.head {
+            t.head = v;
+        }
+        if let Some(v) = self.train.seed {
+            t.seed = v;
+        }
+        if let Some(v) = self.train.threshold {
+            t.threshold = v;
+        }
+        if let Some(v) = self.augment.preset {
+            t.augment_preset = v;
+        }
+        if let Some(v) = self.augment.per_image {
+            t.augmentations = v;
+        }
+        t
+    }
+
+    /// How `--serve` starts the prediction service on this config's work dir.
+    pub fn serve_config(&self) -> kao_serve::ServeConfig {
+        let s = &self.serve;
+        let mut c = kao_serve::ServeConfig::new(&self.work);
+        if let Some(b) = s.bind {
+            c.bind = b;
+        }
+        c.allow_url_fetch = s.allow_url_fetch;
+        c.allow_private_urls = s.allow_private_urls;
+        if let Some(m) = s.max_body {
+            c.max_body = m;
+        }
+        if let Some(n) = s.concurrency {
+            c.concurrency = n.max(1);
+        }
+        c
+    }
+
+    pub fn publish_name(&self) -> String {
+        self.publish
+            .name
+            .clone()
+            .unwrap_or_else(|| DEFAULT_PUBLISH_NAME.to_string())
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<PipelineConfig> {
+        PipelineConfig::parse(text, Path::new("/base"), Path::new("pipeline.toml"))
+    }
+
+    #[test]
+    fn sections_are_optional_and_paths_are_relative_to_the_file() {
+        let c = parse(
+            r#"
+            [[tags]]
+            name = "alice"
+            [[tags.sources]]
+            kind = "dir"
+            path = "photos/alice"
+            [[tags.sources]]
+            kind = "archive"
+            url = "lfw.tgz"
+            glob = "lfw/alice/*.jpg"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.work, Path::new("/base/work"));
+        assert_eq!(
+            c.tags[0].sources[0],
+            Source::Dir {
+                path: "/base/photos/alice".into()
+            }
+        );
+        match &c.tags[0].sources[1] {
+            Source::Archive { url, .. } => assert_eq!(url, "/base/lfw.tgz"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(c.split_options().ratios, [3, 1, 1]);
+        assert_eq!(c.publish_name(), DEFAULT_PUBLISH_NAME);
+    }
+
+    #[test]
+    fn an_unknown_key_is_an_error_naming_it_and_its_line() {
+        let e = parse("work = \"w\"\n\n[train]\nhead = \"logreg\"\nepochs = 3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("epochs"), "{e}");
+        assert!(e.contains("line 5"), "{e}");
+        assert!(e.contains("pipeline.toml"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_name_their_line() {
+        let e = parse("[split]\nratios = \"3:1\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 2"), "{e}");
+        let e = parse("[crop]\ndetector = \"yolo\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 2") && e.contains("yolo"), "{e}");
+        let e = parse("[[tags]]\nname = \"a\"\n[[tags]]\nname = \"a\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 4") && e.contains("twice"), "{e}");
+        let e = parse("[[tags]]\nname = \"a/b\"\n").unwrap_err().to_string();
+        assert!(e.contains("line 2"), "{e}");
+    }
+
+    #[test]
+    fn source_dir_replaces_every_source() {
+        let c = parse("[[tags]]\nname = \"a\"\n[[tags.sources]]\nkind = \"bing\"\nquery = \"a\"\n")
+            .unwrap()
+            .with_source_dir(Path::new("/photos"));
+        assert_eq!(
+            c.jobs()[0].sources,
+            vec![Source::Dir {
+                path: "/photos/a".into()
+            }]
+        );
+    }
+}

@@ -1,0 +1,24 @@
+#![doc = include_str!("../README.md")]
+
+mod args;
+mod config;
+mod error;
+mod event;
+mod fingerprint;
+mod report;
+mod run;
+mod stage;
+mod stages;
+mod state;
+
+pub use args::PipelineArgs;
+pub use config::{
+    AugmentSection, CrawlSection, CropSection, EvaluateSection, PipelineConfig, PublishSection,
+    ServeSection, SplitSection, TagConfig, TrainSection, DEFAULT_PUBLISH_NAME,
+};
+pub use error::{PipelineError, Result};
+pub use event::{Event, Events};
+pub use report::{PipelineReport, StageReport, Status};
+pub use run::{run, RunOptions, REPORT_FILE};
+pub use stage::Stage;
+pub use state::{PipelineState, StageState, STATE_FILE};

@@ -1,0 +1,117 @@
+//! collect: every tag's sources into `raw/` through `kao-crawl`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use kao_crawl::{CrawlEvent, Source};
+
+use super::Ctx;
+use crate::error::{PipelineError, Result};
+use crate::event::Event;
+use crate::fingerprint::Fingerprint;
+use crate::report::StageReport;
+use crate::stage::Stage;
+
+const STAGE: Stage = Stage::Collect;
+
+/// Settings and the local sources' contents. Network sources (search, sites, URLs, remote
+/// archives) cannot be fingerprinted: they are collected once, and `--from collect`
+/// collects them again (kept images are never downloaded twice).
+pub fn fingerprint(ctx: &Ctx) -> String {
+    let mut f = Fingerprint::new(STAGE.name());
+    f.json(&ctx.config.jobs()).json(&ctx.config.crawl);
+    for tag in &ctx.config.tags {
+        for source in &tag.sources {
+            match source {
+                Source::Dir { path } => {
+                    f.tree(path);
+                }
+                Source::Urls { file } => {
+                    f.file(file);
+                }
+                Source::Archive { url, .. } if !url.contains("://") => {
+                    let meta = std::fs::metadata(url)
+                        .map(|m| (m.len(), m.modified().ok()))
+                        .ok();
+                    f.text(&format!("{meta:?}"));
+                }
+                _ => {}
+            }
+        }
+    }
+    f.finish()
+}
+
+pub fn outputs_exist(ctx: &Ctx) -> bool {
+    ctx.work.raw_manifest().is_file()
+}
+
+pub fn run(ctx: &Ctx) -> Result<(StageReport, serde_json::Value)> {
+    if ctx.config.tags.is_empty() {
+        return Err(PipelineError::input(
+            STAGE,
+            "no [[tags]] in the config: nothing to collect",
+        ));
+    }
+    for tag in &ctx.config.tags {
+        if tag.sources.is_empty() {
+            return Err(PipelineError::input(
+                STAGE,
+                format!(
+                    "tag {:?} has no sources: add [[tags.sources]] or run with --source-dir",
+                    tag.name.get_ref()
+                ),
+            ));
+        }
+    }
+    let jobs = ctx.config.jobs();
+    let options = ctx.config.crawl_options();
+    let found = AtomicU64::new(0);
+    let settled = AtomicU64::new(0);
+    let events = ctx.events;
+    let progress = |e: &CrawlEvent<'_>| {
+        let (done, total) = match e {
+            CrawlEvent::Found { count, .. } => (
+                settled.load(Ordering::Relaxed),
+                found.fetch_add(*count as u64, Ordering::Relaxed) + *count as u64,
+            ),
+            CrawlEvent::Settled { .. } | CrawlEvent::Skipped { .. } => (
+                settled.fetch_add(1, Ordering::Relaxed) + 1,
+                found.load(Ordering::Relaxed),
+            ),
+            _ => return,
+        };
+        events(Event::Progress {
+            stage: STAGE,
+            phase: "items",
+            done,
+            total: total.max(done),
+        });
+    };
+    let summary = kao_crawl::crawl_blocking(&ctx.work, &jobs, &options, &progress)
+        .map_err(PipelineError::stage(STAGE))?;
+    let mut report = StageReport::new(STAGE);
+    let mut fresh = 0;
+    for t in &summary.tags {
+        report.items_in += t.kept + t.duplicates + t.rejected.values().sum::<usize>() + t.skipped;
+        report.items_out += t.total_kept;
+        fresh += t.kept;
+        if t.duplicates > 0 {
+            *report.rejects.entry("duplicate".into()).or_default() += t.duplicates;
+        }
+        for (reason, n) in &t.rejected {
+            *report.rejects.entry(reason.clone()).or_default() += n;
+        }
+        if t.total_kept == 0 {
+            events(Event::Warning {
+                stage: STAGE,
+                message: format!("tag {:?}: no image collected", t.tag),
+            });
+        }
+    }
+    report.note = format!(
+        "{} tags; {fresh} new images, {} settled earlier",
+        summary.tags.len(),
+        summary.tags.iter().map(|t| t.skipped).sum::<usize>()
+    );
+    Ok((report, serde_json::Value::Null))
+}

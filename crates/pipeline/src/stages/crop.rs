@@ -1,0 +1,61 @@
+//! crop: `raw/` → aligned chips in `faces/` through `kao-facecrop` (incremental: photos
+//! already cropped with the same settings are reused).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use kao_facecrop::{crop_tree, Cropper, FaceNets};
+use kao_image::Limits;
+
+use super::Ctx;
+use crate::error::{PipelineError, Result};
+use crate::event::Event;
+use crate::fingerprint::Fingerprint;
+use crate::report::StageReport;
+use crate::stage::Stage;
+
+const STAGE: Stage = Stage::Crop;
+
+pub fn fingerprint(ctx: &Ctx) -> String {
+    let mut f = Fingerprint::new(STAGE.name());
+    f.json(&ctx.config.crop_config()).tree(&ctx.work.raw());
+    f.finish()
+}
+
+pub fn outputs_exist(ctx: &Ctx) -> bool {
+    ctx.work.faces_manifest().is_file()
+}
+
+pub fn run(ctx: &Ctx) -> Result<(StageReport, serde_json::Value)> {
+    let raw = ctx.work.raw();
+    let total = kao_dataset::list_tree(&raw)
+        .map_err(PipelineError::stage(STAGE))?
+        .0
+        .len() as u64;
+    let nets = FaceNets::load(&candle_core::Device::Cpu).map_err(PipelineError::stage(STAGE))?;
+    let cropper = Cropper::new(Arc::new(nets), ctx.config.crop_config());
+    let done = AtomicU64::new(0);
+    let events = ctx.events;
+    let progress = || {
+        let d = done.fetch_add(1, Ordering::Relaxed) + 1;
+        events(Event::Progress {
+            stage: STAGE,
+            phase: "photos",
+            done: d,
+            total,
+        });
+    };
+    let summary = crop_tree(&ctx.work, &raw, &cropper, &Limits::default(), &progress)
+        .map_err(PipelineError::stage(STAGE))?;
+    let mut report = StageReport::new(STAGE);
+    report.items_in = summary.photos();
+    report.items_out = summary.chips();
+    for t in summary.tags.values() {
+        for (reason, n) in &t.rejects {
+            *report.rejects.entry(reason.clone()).or_default() += n;
+        }
+    }
+    let reused: usize = summary.tags.values().map(|t| t.reused).sum();
+    report.note = format!("photos → chips; {reused} photos reused from an earlier run");
+    Ok((report, serde_json::Value::Null))
+}
