@@ -101,12 +101,23 @@ pub fn run(ctx: &Ctx) -> Result<(StageReport, serde_json::Value)> {
         for (reason, n) in &t.rejected {
             *report.rejects.entry(reason.clone()).or_default() += n;
         }
-        if t.total_kept == 0 {
-            events(Event::Warning {
-                stage: STAGE,
-                message: format!("tag {:?}: no image collected", t.tag),
-            });
-        }
+    }
+    let empty: Vec<&str> = summary
+        .tags
+        .iter()
+        .filter(|t| t.total_kept == 0)
+        .map(|t| t.tag.as_str())
+        .collect();
+    if !empty.is_empty() {
+        // A tag without photos cannot be learnt; going on would only fail later, less clearly.
+        return Err(PipelineError::input(
+            STAGE,
+            format!(
+                "no image collected for {}: every item was rejected or no source answered (reasons in {})",
+                empty.join(", "),
+                ctx.work.raw_manifest().display()
+            ),
+        ));
     }
     report.note = format!(
         "{} tags; {fresh} new images, {} settled earlier",
