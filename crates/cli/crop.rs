@@ -24,6 +24,10 @@ pub struct CropArgs {
     /// Which face(s) of a photo become chips.
     #[arg(long, value_enum, default_value = "center")]
     pub pick: PickArg,
+    /// Second detector, run only on photos where the first finds no face above the
+    /// threshold (`none`: never).
+    #[arg(long, value_enum, default_value = "tiny")]
+    pub fallback: FallbackArg,
     /// Chip placement convention.
     #[arg(long, value_enum, default_value = "dlib")]
     pub align: AlignArg,
@@ -51,6 +55,13 @@ pub enum DetectorArg {
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum FallbackArg {
+    Tiny,
+    Ssd,
+    None,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum PickArg {
     Center,
     Largest,
@@ -69,6 +80,11 @@ impl CropArgs {
             detector: match self.detector {
                 DetectorArg::Tiny => DetectorKind::Tiny,
                 DetectorArg::Ssd => DetectorKind::Ssd,
+            },
+            fallback: match self.fallback {
+                FallbackArg::Tiny => Some(DetectorKind::Tiny),
+                FallbackArg::Ssd => Some(DetectorKind::Ssd),
+                FallbackArg::None => None,
             },
             pick: match self.pick {
                 PickArg::Center => Pick::Center,

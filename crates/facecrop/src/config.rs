@@ -44,6 +44,11 @@ pub enum Alignment {
 #[serde(default, deny_unknown_fields)]
 pub struct CropConfig {
     pub detector: DetectorKind,
+    /// Run this detector too when `detector` finds no face above the threshold. SSD misses
+    /// some small, blurred or low-contrast faces that the tiny detector finds (LFW's
+    /// 250×250 photos, for one); a second opinion only costs time on those photos.
+    #[serde(default)]
+    pub fallback: Option<DetectorKind>,
     /// Detections scoring below this are dropped (`low_score` when none remains).
     pub score_threshold: f32,
     /// Faces whose box is smaller than this many source pixels a side are dropped.
@@ -63,6 +68,7 @@ impl Default for CropConfig {
     fn default() -> Self {
         CropConfig {
             detector: DetectorKind::default(),
+            fallback: Some(DetectorKind::Tiny),
             score_threshold: 0.5,
             min_face: 20,
             pick: Pick::default(),

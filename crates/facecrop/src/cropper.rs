@@ -72,14 +72,33 @@ impl Cropper {
     /// Every face scoring at least the threshold, with landmarks and chip transform,
     /// in detector order (best first). Size filtering is left to [`Cropper::analyse`].
     pub fn faces(&self, image: &RgbImage) -> Result<Vec<Face>> {
-        let detections = self.detect(image, f64::from(self.config.score_threshold))?;
+        let threshold = f64::from(self.config.score_threshold);
+        let mut detections = self.detect(self.config.detector, image, threshold)?;
+        if detections.is_empty() {
+            if let Some(fallback) = self.fallback() {
+                detections = self.detect(fallback, image, threshold)?;
+            }
+        }
         self.landmark(image, &detections)
+    }
+
+    fn fallback(&self) -> Option<DetectorKind> {
+        self.config.fallback.filter(|&f| f != self.config.detector)
     }
 
     /// Faces, the filters and the pick rule: what the crop stage does with one photo.
     pub fn analyse(&self, image: &RgbImage) -> Result<Outcome> {
         let threshold = f64::from(self.config.score_threshold);
-        let candidates = self.detect(image, CANDIDATE_SCORE.min(threshold))?;
+        let low = CANDIDATE_SCORE.min(threshold);
+        let mut candidates = self.detect(self.config.detector, image, low)?;
+        if !candidates.iter().any(|d| d.score > threshold) {
+            if let Some(fallback) = self.fallback() {
+                let second = self.detect(fallback, image, low)?;
+                if second.iter().any(|d| d.score > threshold) || candidates.is_empty() {
+                    candidates = second;
+                }
+            }
+        }
         if candidates.is_empty() {
             return Ok(Outcome::Reject { reason: "no_face" });
         }
@@ -102,11 +121,18 @@ impl Cropper {
                 reason: "face_too_small",
             });
         }
-        let faces = self.landmark(image, &big)?;
+        // Pick on the boxes first: landmarks are only worth computing for chosen faces.
+        let boxes: Vec<BoxF> = big.iter().map(|d| to_box(&d.bbox)).collect();
+        let chosen: Vec<Detection> =
+            crate::pick_boxes(&boxes, image.width(), image.height(), self.config.pick)
+                .into_iter()
+                .map(|i| big[i])
+                .collect();
+        let faces = self.landmark(image, &chosen)?;
         if faces.is_empty() {
             return Ok(Outcome::Reject { reason: "no_face" });
         }
-        let picked = crate::pick(&faces, image.width(), image.height(), self.config.pick);
+        let picked = (0..faces.len()).collect();
         Ok(Outcome::Faces { faces, picked })
     }
 
@@ -120,8 +146,13 @@ impl Cropper {
         warp::warp_bilinear(image, &face.transform, self.config.chip_size)
     }
 
-    fn detect(&self, image: &RgbImage, threshold: f64) -> Result<Vec<Detection>> {
-        Ok(match self.config.detector {
+    fn detect(
+        &self,
+        kind: DetectorKind,
+        image: &RgbImage,
+        threshold: f64,
+    ) -> Result<Vec<Detection>> {
+        Ok(match kind {
             DetectorKind::Tiny => self.nets.tiny.detect(
                 image,
                 &TinyOptions {
@@ -166,18 +197,22 @@ impl Cropper {
             };
             let Some(transform) = transform else { continue };
             faces.push(Face {
-                bbox: BoxF {
-                    x: det.bbox.x as f32,
-                    y: det.bbox.y as f32,
-                    width: det.bbox.width as f32,
-                    height: det.bbox.height as f32,
-                },
+                bbox: to_box(&det.bbox),
                 score: det.score as f32,
                 landmarks,
                 transform,
             });
         }
         Ok(faces)
+    }
+}
+
+fn to_box(b: &kao_models::BBox) -> BoxF {
+    BoxF {
+        x: b.x as f32,
+        y: b.y as f32,
+        width: b.width as f32,
+        height: b.height as f32,
     }
 }
 

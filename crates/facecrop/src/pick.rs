@@ -1,3 +1,5 @@
+use kao_dataset::BoxF;
+
 use crate::config::Pick;
 use crate::face::Face;
 
@@ -6,13 +8,19 @@ use crate::face::Face;
 /// `Center` follows LFW's labelling rule: the face whose box contains the image centre;
 /// when several do, the one whose centre is nearest; when none does, the nearest box.
 pub fn pick(faces: &[Face], width: u32, height: u32, pick: Pick) -> Vec<usize> {
+    let boxes: Vec<BoxF> = faces.iter().map(|f| f.bbox).collect();
+    pick_boxes(&boxes, width, height, pick)
+}
+
+/// [`pick`] on bare boxes (before landmarks are known).
+pub fn pick_boxes(faces: &[BoxF], width: u32, height: u32, pick: Pick) -> Vec<usize> {
     if faces.is_empty() {
         return Vec::new();
     }
     match pick {
         Pick::All => (0..faces.len()).collect(),
         Pick::Largest => {
-            let area = |f: &Face| f.bbox.width * f.bbox.height;
+            let area = |b: &BoxF| b.width * b.height;
             let best = (0..faces.len())
                 .max_by(|&a, &b| area(&faces[a]).total_cmp(&area(&faces[b])).then(b.cmp(&a)))
                 .expect("non-empty");
@@ -20,8 +28,7 @@ pub fn pick(faces: &[Face], width: u32, height: u32, pick: Pick) -> Vec<usize> {
         }
         Pick::Center => {
             let (cx, cy) = (width as f32 / 2.0, height as f32 / 2.0);
-            let key = |f: &Face| {
-                let b = &f.bbox;
+            let key = |b: &BoxF| {
                 let contains =
                     cx >= b.x && cx <= b.x + b.width && cy >= b.y && cy <= b.y + b.height;
                 // Distance from the centre to the box (0 inside), then to the box centre.
@@ -46,7 +53,6 @@ pub fn pick(faces: &[Face], width: u32, height: u32, pick: Pick) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kao_dataset::BoxF;
 
     fn face(x: f32, y: f32, w: f32) -> Face {
         Face {

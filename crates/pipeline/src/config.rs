@@ -25,6 +25,9 @@ pub const DEFAULT_PUBLISH_NAME: &str = "faces";
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PipelineConfig {
+    /// The file this was read from (for messages).
+    #[serde(skip)]
+    pub origin: PathBuf,
     /// The work directory, relative to the config file.
     #[serde(default = "default_work")]
     pub work: PathBuf,
@@ -111,10 +114,20 @@ pub struct CrawlSection {
 #[serde(deny_unknown_fields)]
 pub struct CropSection {
     pub detector: Option<DetectorKind>,
+    /// Second detector for photos where the first finds nothing: `tiny`, `ssd` or `none`.
+    pub fallback: Option<Fallback>,
     pub pick: Option<Pick>,
     pub align: Option<Alignment>,
     pub score_threshold: Option<f32>,
     pub min_face: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fallback {
+    Tiny,
+    Ssd,
+    None,
 }
 
 /// `[split]`: `kao split`'s settings; `ratios` as `"3:1:1"`.
@@ -232,6 +245,7 @@ impl PipelineConfig {
             }
         }
         config.resolve_paths(base);
+        config.origin = origin.to_path_buf();
         Ok(config)
     }
 
@@ -259,6 +273,53 @@ impl PipelineConfig {
                 }
             }
         }
+    }
+
+    /// Problems that would stop a stage later, found before any work: no tags, a tag
+    /// without sources, a local source (folder, URL list, archive file) that is missing.
+    pub fn validate(&self) -> Result<()> {
+        let err = |message: String| PipelineError::Config {
+            path: self.origin.clone(),
+            message,
+        };
+        if self.tags.is_empty() {
+            return Err(err("no [[tags]]: list at least one person".into()));
+        }
+        for tag in &self.tags {
+            let name = tag.name.get_ref();
+            if tag.sources.is_empty() {
+                return Err(err(format!(
+                    "tag {name:?} has no [[tags.sources]] (or run with --source-dir DIR)"
+                )));
+            }
+            for source in &tag.sources {
+                let missing = match source {
+                    Source::Dir { path } if !path.is_dir() => Some(path.clone()),
+                    Source::Urls { file } if !file.is_file() => Some(file.clone()),
+                    Source::Archive { url, .. }
+                        if !url.contains("://") && !Path::new(url).is_file() =>
+                    {
+                        Some(PathBuf::from(url))
+                    }
+                    _ => None,
+                };
+                if let Some(p) = missing {
+                    return Err(err(format!(
+                        "tag {name:?}: source {} does not exist",
+                        p.display()
+                    )));
+                }
+            }
+        }
+        if let Some(u) = &self.evaluate.unknown {
+            if !u.is_dir() {
+                return Err(err(format!(
+                    "evaluate.unknown: {} is not a folder",
+                    u.display()
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Every tag's sources replaced by the folder `dir/<tag>/` (offline runs).
@@ -329,6 +390,12 @@ impl PipelineConfig {
         let d = CropConfig::default();
         CropConfig {
             detector: c.detector.unwrap_or(d.detector),
+            fallback: match c.fallback {
+                None => d.fallback,
+                Some(Fallback::Tiny) => Some(DetectorKind::Tiny),
+                Some(Fallback::Ssd) => Some(DetectorKind::Ssd),
+                Some(Fallback::None) => None,
+            },
             pick: c.pick.unwrap_or(d.pick),
             alignment: c.align.unwrap_or(d.alignment),
             score_threshold: c.score_threshold.unwrap_or(d.score_threshold),
@@ -467,6 +534,30 @@ mod tests {
         assert!(e.contains("line 4") && e.contains("twice"), "{e}");
         let e = parse("[[tags]]\nname = \"a/b\"\n").unwrap_err().to_string();
         assert!(e.contains("line 2"), "{e}");
+    }
+
+    #[test]
+    fn missing_local_sources_are_found_before_any_work() {
+        let dir = tempfile::tempdir().unwrap();
+        let text =
+            "[[tags]]\nname = \"a\"\n[[tags.sources]]\nkind = \"dir\"\npath = \"photos/a\"\n";
+        let c = PipelineConfig::parse(text, dir.path(), Path::new("my.toml")).unwrap();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("my.toml") && e.contains("photos/a"), "{e}");
+        std::fs::create_dir_all(dir.path().join("photos/a")).unwrap();
+        c.validate().unwrap();
+        let e = c
+            .with_source_dir(&dir.path().join("elsewhere"))
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("elsewhere"), "{e}");
+        let e = parse("work = \"w\"\n")
+            .unwrap()
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no [[tags]]"), "{e}");
     }
 
     #[test]

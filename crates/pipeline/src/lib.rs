@@ -13,8 +13,8 @@ mod state;
 
 pub use args::PipelineArgs;
 pub use config::{
-    AugmentSection, CrawlSection, CropSection, EvaluateSection, PipelineConfig, PublishSection,
-    ServeSection, SplitSection, TagConfig, TrainSection, DEFAULT_PUBLISH_NAME,
+    AugmentSection, CrawlSection, CropSection, EvaluateSection, Fallback, PipelineConfig,
+    PublishSection, ServeSection, SplitSection, TagConfig, TrainSection, DEFAULT_PUBLISH_NAME,
 };
 pub use error::{PipelineError, Result};
 pub use event::{Event, Events};

@@ -38,6 +38,9 @@ pub fn run(
     events: Events,
 ) -> Result<PipelineReport> {
     let started = Instant::now();
+    if options.from.is_none_or(|f| f <= Stage::Collect) {
+        config.validate()?;
+    }
     let work = WorkDir::new(&config.work);
     std::fs::create_dir_all(work.root()).map_err(|e| crate::PipelineError::State {
         path: work.root().to_path_buf(),

@@ -46,23 +46,7 @@ pub fn outputs_exist(ctx: &Ctx) -> bool {
 }
 
 pub fn run(ctx: &Ctx) -> Result<(StageReport, serde_json::Value)> {
-    if ctx.config.tags.is_empty() {
-        return Err(PipelineError::input(
-            STAGE,
-            "no [[tags]] in the config: nothing to collect",
-        ));
-    }
-    for tag in &ctx.config.tags {
-        if tag.sources.is_empty() {
-            return Err(PipelineError::input(
-                STAGE,
-                format!(
-                    "tag {:?} has no sources: add [[tags.sources]] or run with --source-dir",
-                    tag.name.get_ref()
-                ),
-            ));
-        }
-    }
+    // Tags and local sources were checked by `PipelineConfig::validate` before the run.
     let jobs = ctx.config.jobs();
     let options = ctx.config.crawl_options();
     let found = AtomicU64::new(0);
