@@ -18,15 +18,16 @@ use crate::progress::Progress;
 pub struct CropArgs {
     /// A folder with one sub-folder of photos per tag; default: the work dir's raw/.
     pub src: Option<PathBuf>,
-    /// Face detector.
-    #[arg(long, value_enum, default_value = "ssd")]
+    /// Face detector (tiny: faster, and the better chips on LFW; ssd finds more faces in
+    /// group photos, use it with --pick all).
+    #[arg(long, value_enum, default_value = "tiny")]
     pub detector: DetectorArg,
     /// Which face(s) of a photo become chips.
     #[arg(long, value_enum, default_value = "center")]
     pub pick: PickArg,
     /// Second detector, run only on photos where the first finds no face above the
     /// threshold (`none`: never).
-    #[arg(long, value_enum, default_value = "tiny")]
+    #[arg(long, value_enum, default_value = "ssd")]
     pub fallback: FallbackArg,
     /// Chip placement convention.
     #[arg(long, value_enum, default_value = "dlib")]
