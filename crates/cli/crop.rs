@@ -18,17 +18,17 @@ use crate::progress::Progress;
 pub struct CropArgs {
     /// A folder with one sub-folder of photos per tag; default: the work dir's raw/.
     pub src: Option<PathBuf>,
-    /// Face detector (tiny: faster, and the better chips on LFW; ssd finds more faces in
-    /// group photos, use it with --pick all).
-    #[arg(long, value_enum, default_value = "tiny")]
-    pub detector: DetectorArg,
+    /// Face detector [default: tiny, or ssd with --pick all: it finds more faces in group
+    /// photos].
+    #[arg(long, value_enum)]
+    pub detector: Option<DetectorArg>,
     /// Which face(s) of a photo become chips.
     #[arg(long, value_enum, default_value = "center")]
     pub pick: PickArg,
     /// Second detector, run only on photos where the first finds no face above the
-    /// threshold (`none`: never).
-    #[arg(long, value_enum, default_value = "ssd")]
-    pub fallback: FallbackArg,
+    /// threshold (`none`: never) [default: the other detector].
+    #[arg(long, value_enum)]
+    pub fallback: Option<FallbackArg>,
     /// Chip placement convention.
     #[arg(long, value_enum, default_value = "dlib")]
     pub align: AlignArg,
@@ -77,20 +77,28 @@ pub enum AlignArg {
 
 impl CropArgs {
     pub fn config(&self) -> CropConfig {
+        let pick = match self.pick {
+            PickArg::Center => Pick::Center,
+            PickArg::Largest => Pick::Largest,
+            PickArg::All => Pick::All,
+        };
+        let d = CropConfig::for_pick(pick);
+        let detector = match self.detector {
+            None => d.detector,
+            Some(DetectorArg::Tiny) => DetectorKind::Tiny,
+            Some(DetectorArg::Ssd) => DetectorKind::Ssd,
+        };
+        let other = match detector {
+            DetectorKind::Tiny => DetectorKind::Ssd,
+            DetectorKind::Ssd => DetectorKind::Tiny,
+        };
         CropConfig {
-            detector: match self.detector {
-                DetectorArg::Tiny => DetectorKind::Tiny,
-                DetectorArg::Ssd => DetectorKind::Ssd,
-            },
+            detector,
             fallback: match self.fallback {
-                FallbackArg::Tiny => Some(DetectorKind::Tiny),
-                FallbackArg::Ssd => Some(DetectorKind::Ssd),
-                FallbackArg::None => None,
-            },
-            pick: match self.pick {
-                PickArg::Center => Pick::Center,
-                PickArg::Largest => Pick::Largest,
-                PickArg::All => Pick::All,
+                None => Some(other),
+                Some(FallbackArg::Tiny) => Some(DetectorKind::Tiny),
+                Some(FallbackArg::Ssd) => Some(DetectorKind::Ssd),
+                Some(FallbackArg::None) => None,
             },
             alignment: match self.align {
                 AlignArg::Dlib => Alignment::Dlib,
@@ -98,7 +106,7 @@ impl CropArgs {
             },
             score_threshold: self.score_threshold,
             min_face: self.min_face,
-            ..CropConfig::default()
+            ..d
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Project automation (cargo's xtask pattern): `cargo xtask <task>`.
 
 mod bench_augment;
+mod bench_crop;
 mod bench_detectors;
 mod bench_models;
 mod bench_pipeline;
@@ -22,7 +23,7 @@ struct Cli {
 enum Task {
     /// Run exactly what `.ci/run` runs: fmt check, clippy -D warnings, the tests.
     Ci,
-    /// Run a benchmark: `augment`, `models`, `detectors`, `train`, `serve`, `pipeline`.
+    /// Run a benchmark: `augment`, `crop`, `models`, `detectors`, `train`, `serve`, `pipeline`.
     Bench { what: String },
     /// Photos to a published, evaluated model in one command (as `kao pipeline`).
     Pipeline(pipeline::Args),
@@ -37,9 +38,10 @@ fn main() -> anyhow::Result<()> {
             "models" => bench_models::run(),
             "serve" => bench_serve::run(),
             "pipeline" => bench_pipeline::run(),
+            "crop" => bench_crop::run(),
             "detectors" => bench_detectors::run_standalone(),
             other => anyhow::bail!(
-                "unknown benchmark {other:?} (augment, models, detectors, train, serve, pipeline)"
+                "unknown benchmark {other:?} (augment, crop, models, detectors, train, serve, pipeline)"
             ),
         },
         Task::Pipeline(args) => pipeline::run(args),

@@ -387,16 +387,20 @@ impl PipelineConfig {
 
     pub fn crop_config(&self) -> CropConfig {
         let c = &self.crop;
-        let d = CropConfig::default();
+        let d = CropConfig::for_pick(c.pick.unwrap_or_default());
+        let detector = c.detector.unwrap_or(d.detector);
+        let other = match detector {
+            DetectorKind::Tiny => DetectorKind::Ssd,
+            DetectorKind::Ssd => DetectorKind::Tiny,
+        };
         CropConfig {
-            detector: c.detector.unwrap_or(d.detector),
+            detector,
             fallback: match c.fallback {
-                None => d.fallback,
+                None => Some(other),
                 Some(Fallback::Tiny) => Some(DetectorKind::Tiny),
                 Some(Fallback::Ssd) => Some(DetectorKind::Ssd),
                 Some(Fallback::None) => None,
             },
-            pick: c.pick.unwrap_or(d.pick),
             alignment: c.align.unwrap_or(d.alignment),
             score_threshold: c.score_threshold.unwrap_or(d.score_threshold),
             min_face: c.min_face.unwrap_or(d.min_face),
