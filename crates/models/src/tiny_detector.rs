@@ -14,6 +14,7 @@ use image::RgbImage;
 use crate::detection::{BBox, Detection};
 use crate::error::{ModelError, Result};
 use crate::nms::non_max_suppression;
+use crate::ops::pool::MaxPool2Same;
 use crate::ops::{Activation, Conv2d, DepthwiseConv2d, Padding, PointwiseConv2d};
 use crate::preprocess::{self, Pad, Rect};
 use crate::weights::Weights;
@@ -81,7 +82,8 @@ impl Module for SeparableConv {
     }
 }
 
-/// The first layer: a dense 3×3 `'valid'` convolution + bias, then leaky ReLU.
+/// The first layer: a dense 3×3 `'valid'` convolution + bias. Its leaky ReLU is applied
+/// after the following max pool (see [`MaxPool2Same`]), on a quarter of the values.
 #[derive(Debug, Clone)]
 struct FirstConv(Conv2d);
 
@@ -96,25 +98,7 @@ fn first_conv(vb: VarBuilder) -> candle_core::Result<FirstConv> {
 
 impl Module for FirstConv {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        Activation::Leaky.apply_tensor(&x.apply(&self.0)?)
-    }
-}
-
-/// TF 2×2 max pool with `'same'` padding. TF ignores padded cells in a max pool; padding
-/// by repeating the edge row/column gives the same maxima.
-#[derive(Debug, Clone, Copy)]
-struct MaxPoolSame {
-    stride: usize,
-}
-
-impl Module for MaxPoolSame {
-    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let (_, _, h, w) = x.dims4()?;
-        let (_, bottom) = Padding::Same.amounts(h, 2, self.stride);
-        let (_, right) = Padding::Same.amounts(w, 2, self.stride);
-        x.pad_with_same(2, 0, bottom)?
-            .pad_with_same(3, 0, right)?
-            .max_pool2d_with_stride(2, self.stride)
+        x.apply(&self.0)
     }
 }
 
@@ -165,10 +149,16 @@ impl TinyFaceDetector {
     /// `x`: `[N, 3, S, S]` RGB, raw 0–255 values, S a multiple of 32. Returns the raw grid
     /// `[N, 25, S/32, S/32]`; channel `anchor * 5 + k` holds tx, ty, tw, th, objectness.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let pool2 = MaxPoolSame { stride: 2 };
+        let pool2 = MaxPool2Same {
+            stride: 2,
+            leaky: false,
+        };
         let x = preprocess::normalise(x, MEAN_RGB, 255.0)?;
         Ok(x.apply(&self.conv0)?
-            .apply(&pool2)?
+            .apply(&MaxPool2Same {
+                stride: 2,
+                leaky: true,
+            })?
             .apply(&self.conv1)?
             .apply(&pool2)?
             .apply(&self.conv2)?
@@ -178,7 +168,10 @@ impl TinyFaceDetector {
             .apply(&self.conv4)?
             .apply(&pool2)?
             .apply(&self.conv5)?
-            .apply(&MaxPoolSame { stride: 1 })?
+            .apply(&MaxPool2Same {
+                stride: 1,
+                leaky: false,
+            })?
             .apply(&self.conv8)?)
     }
 
