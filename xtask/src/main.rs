@@ -8,6 +8,7 @@ mod bench_pipeline;
 mod bench_serve;
 mod bench_train;
 mod ci;
+mod models;
 mod pipeline;
 
 use clap::{Parser, Subcommand};
@@ -25,6 +26,12 @@ enum Task {
     Ci,
     /// Run a benchmark: `augment`, `crop`, `models`, `detectors`, `train`, `serve`, `pipeline`.
     Bench { what: String },
+    /// Check the committed network weights against the npm package (`--verify`).
+    Models {
+        /// Re-download the package with `npm pack` and compare every committed file.
+        #[arg(long)]
+        verify: bool,
+    },
     /// Photos to a published, evaluated model in one command (as `kao pipeline`).
     Pipeline(pipeline::Args),
 }
@@ -45,5 +52,9 @@ fn main() -> anyhow::Result<()> {
             ),
         },
         Task::Pipeline(args) => pipeline::run(args),
+        Task::Models { verify } => {
+            anyhow::ensure!(verify, "nothing to do: `cargo xtask models --verify`");
+            models::verify()
+        }
     }
 }
