@@ -2,6 +2,7 @@
 //! against the real server on loopback; p50/p99 latency, requests/s, errors, and resident
 //! memory after the first 100 requests and after the run.
 //!
+//! `$KAO_BENCH_SERVE_PHOTO` picks another lfw5 photo (`Person/Person_NNNN.jpg`).
 //! The work dir is `$KAO_BENCH_SERVE_WORK` when set (it must have a published iteration),
 //! else one prepared once under `target/bench-serve/` from three LFW people (the same
 //! library calls as `kao crop`, `kao split`, `kao train`, `kao publish`).
@@ -29,7 +30,11 @@ pub fn run() -> anyhow::Result<()> {
         Some(w) => PathBuf::from(w),
         None => prepare(&shared)?,
     };
-    let photo_path = shared.join("datasets/lfw5/Colin_Powell/Colin_Powell_0030.jpg");
+    // The photo is the variable that matters most: one the tiny detector finds costs one
+    // detector pass, one it misses also runs the SSD fallback (docs/crop.md).
+    let photo = std::env::var("KAO_BENCH_SERVE_PHOTO")
+        .unwrap_or_else(|_| "Colin_Powell/Colin_Powell_0030.jpg".into());
+    let photo_path = shared.join("datasets/lfw5").join(photo);
     let photo = std::fs::read(&photo_path)
         .with_context(|| format!("cannot read {}", photo_path.display()))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
