@@ -30,13 +30,23 @@ pub fn run(global: &Global, args: SplitArgs) -> anyhow::Result<ExitCode> {
     let manifest = work.faces_manifest();
     let read = read_manifest::<FaceRecord>(&manifest)
         .with_context(|| format!("cannot read {}", manifest.display()))?;
-    let chips: Vec<_> = read
-        .records
-        .into_iter()
-        .filter_map(|r| match r {
-            FaceRecord::Chip(c) => Some(c),
-            FaceRecord::Reject(_) => None,
-        })
+    // The manifest is append-only: a rerun of `kao crop` with other settings leaves the old
+    // records behind. Split what the latest run cut: its settings, the latest record of
+    // each chip.
+    let latest_settings = read.records.last().map(|r| match r {
+        FaceRecord::Chip(c) => c.settings.clone(),
+        FaceRecord::Reject(r) => r.settings.clone(),
+    });
+    let mut latest = std::collections::BTreeMap::new();
+    for r in read.records {
+        if let FaceRecord::Chip(c) = r {
+            latest.insert(c.chip.clone(), c);
+        }
+    }
+    let chips: Vec<_> = latest
+        .into_values()
+        .filter(|c| Some(&c.settings) == latest_settings.as_ref())
+        .filter(|c| work.faces().join(&c.chip).is_file())
         .collect();
     if chips.is_empty() {
         anyhow::bail!("{} has no chips: run `kao crop` first", manifest.display());
