@@ -154,42 +154,21 @@ impl SourceArgs {
 
 impl NetArgs {
     fn options(&self) -> CrawlOptions {
-        let mut o = CrawlOptions {
-            min_size: self.min_size,
-            obey_robots: !self.ignore_robots,
-            ..CrawlOptions::default()
-        };
-        if let Some(v) = &self.endpoint {
-            o.bing_endpoint = v.clone();
+        kao_pipeline::CrawlSection {
+            min_size: Some(self.min_size),
+            ignore_robots: self.ignore_robots,
+            endpoint: self.endpoint.clone(),
+            user_agent: self.user_agent.clone(),
+            concurrency: self.concurrency,
+            per_host: self.per_host,
+            delay: self.delay,
+            connect_timeout: self.connect_timeout,
+            first_byte_timeout: self.first_byte_timeout,
+            timeout: self.timeout,
+            retries: self.retries,
+            max_bytes: self.max_bytes,
         }
-        if let Some(v) = &self.user_agent {
-            o.user_agent = v.clone();
-        }
-        if let Some(v) = self.concurrency {
-            o.concurrency = v;
-        }
-        if let Some(v) = self.per_host {
-            o.per_host = v;
-        }
-        if let Some(v) = self.delay {
-            o.per_host_delay = v;
-        }
-        if let Some(v) = self.connect_timeout {
-            o.connect_timeout = v;
-        }
-        if let Some(v) = self.first_byte_timeout {
-            o.first_byte_timeout = v;
-        }
-        if let Some(v) = self.timeout {
-            o.total_timeout = v;
-        }
-        if let Some(v) = self.retries {
-            o.retries = v;
-        }
-        if let Some(v) = self.max_bytes {
-            o.max_bytes = v;
-        }
-        o
+        .options()
     }
 }
 

@@ -88,14 +88,10 @@ impl CropArgs {
             Some(DetectorArg::Tiny) => DetectorKind::Tiny,
             Some(DetectorArg::Ssd) => DetectorKind::Ssd,
         };
-        let other = match detector {
-            DetectorKind::Tiny => DetectorKind::Ssd,
-            DetectorKind::Ssd => DetectorKind::Tiny,
-        };
         CropConfig {
             detector,
             fallback: match self.fallback {
-                None => Some(other),
+                None => Some(detector.other()),
                 Some(FallbackArg::Tiny) => Some(DetectorKind::Tiny),
                 Some(FallbackArg::Ssd) => Some(DetectorKind::Ssd),
                 Some(FallbackArg::None) => None,

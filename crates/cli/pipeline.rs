@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use kao_pipeline::{Event, PipelineArgs, PipelineConfig, PipelineReport, Stage, Status};
+use kao_pipeline::{Event, PipelineArgs, PipelineConfig, PipelineReport, Stage};
 
 use crate::args::Global;
 
@@ -114,13 +114,8 @@ impl Bars {
                 if let Some((_, _, bar)) = current.take() {
                     bar.finish_and_clear();
                 }
-                match report.status {
-                    Status::Ran => eprintln!(
-                        "    {} done in {:.1}s: {} in, {} out",
-                        report.stage, report.wall_s, report.items_in, report.items_out
-                    ),
-                    Status::Unchanged => eprintln!("==> {} unchanged, skipped", report.stage),
-                    Status::Excluded => {}
+                if let Some(line) = report.finished_line() {
+                    eprintln!("{line}");
                 }
             }
         }

@@ -63,7 +63,7 @@ pub fn run() -> anyhow::Result<()> {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let row = format!(
         "| {} | {cores} | {cold:.1} s | {warm:.1} s | {retrain:.1} s ({} → {}) |\n",
-        today(),
+        &kao_infer::now_rfc3339()[..10],
         before.name(),
         after.name()
     );
@@ -86,22 +86,4 @@ pub fn run() -> anyhow::Result<()> {
     f.write_all(row.as_bytes())?;
     println!("appended to {DOC}: {}", row.trim_end());
     Ok(())
-}
-
-/// UTC date as YYYY-MM-DD, without a date crate.
-fn today() -> String {
-    let days = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() / 86_400) as i64;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
 }

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use kao_pipeline::{Event, PipelineArgs, PipelineConfig, PipelineReport, Status};
+use kao_pipeline::{Event, PipelineArgs};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -31,20 +31,12 @@ pub fn log_event(e: Event) {
             }
         }
         Event::Warning { stage, message } => eprintln!("warning: {stage}: {message}"),
-        Event::Finished { report } => match report.status {
-            Status::Ran => eprintln!(
-                "    {} done in {:.1}s: {} in, {} out",
-                report.stage, report.wall_s, report.items_in, report.items_out
-            ),
-            Status::Unchanged => eprintln!("==> {} unchanged, skipped", report.stage),
-            Status::Excluded => {}
-        },
+        Event::Finished { report } => {
+            if let Some(line) = report.finished_line() {
+                eprintln!("{line}");
+            }
+        }
     }
-}
-
-pub fn run_config(config: &PipelineConfig, args: &PipelineArgs) -> anyhow::Result<PipelineReport> {
-    kao_pipeline::run(config, &args.options(), &log_event)
-        .with_context(|| format!("pipeline in {}", config.work.display()))
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -52,7 +44,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .pipeline
         .load_config(args.work.as_deref())
         .context("cannot use the pipeline config")?;
-    let report = run_config(&config, &args.pipeline)?;
+    let report = kao_pipeline::run(&config, &args.pipeline.options(), &log_event)
+        .with_context(|| format!("pipeline in {}", config.work.display()))?;
     let serve = config.serve_config();
     if args.pipeline.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

@@ -12,6 +12,16 @@ pub enum DetectorKind {
     Ssd,
 }
 
+impl DetectorKind {
+    /// The other detector: the default fallback of this one.
+    pub fn other(self) -> DetectorKind {
+        match self {
+            DetectorKind::Tiny => DetectorKind::Ssd,
+            DetectorKind::Ssd => DetectorKind::Tiny,
+        }
+    }
+}
+
 /// Which face(s) of a photo become chips.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]

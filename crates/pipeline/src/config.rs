@@ -109,6 +109,52 @@ pub struct CrawlSection {
     pub max_bytes: Option<u64>,
 }
 
+impl CrawlSection {
+    /// The crawl options: the defaults, with what this section sets. `kao crawl`'s flags
+    /// fill a section too, so the two cannot drift apart.
+    pub fn options(&self) -> CrawlOptions {
+        let c = self;
+        let mut o = CrawlOptions {
+            obey_robots: !c.ignore_robots,
+            ..CrawlOptions::default()
+        };
+        if let Some(v) = c.min_size {
+            o.min_size = v;
+        }
+        if let Some(v) = &c.endpoint {
+            o.bing_endpoint = v.clone();
+        }
+        if let Some(v) = &c.user_agent {
+            o.user_agent = v.clone();
+        }
+        if let Some(v) = c.concurrency {
+            o.concurrency = v.max(1);
+        }
+        if let Some(v) = c.per_host {
+            o.per_host = v.max(1);
+        }
+        if let Some(v) = c.delay {
+            o.per_host_delay = v;
+        }
+        if let Some(v) = c.connect_timeout {
+            o.connect_timeout = v;
+        }
+        if let Some(v) = c.first_byte_timeout {
+            o.first_byte_timeout = v;
+        }
+        if let Some(v) = c.timeout {
+            o.total_timeout = v;
+        }
+        if let Some(v) = c.retries {
+            o.retries = v;
+        }
+        if let Some(v) = c.max_bytes {
+            o.max_bytes = v;
+        }
+        o
+    }
+}
+
 /// `[crop]`: `kao crop`'s settings.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -344,59 +390,17 @@ impl PipelineConfig {
     }
 
     pub fn crawl_options(&self) -> CrawlOptions {
-        let c = &self.crawl;
-        let mut o = CrawlOptions {
-            obey_robots: !c.ignore_robots,
-            ..CrawlOptions::default()
-        };
-        if let Some(v) = c.min_size {
-            o.min_size = v;
-        }
-        if let Some(v) = &c.endpoint {
-            o.bing_endpoint = v.clone();
-        }
-        if let Some(v) = &c.user_agent {
-            o.user_agent = v.clone();
-        }
-        if let Some(v) = c.concurrency {
-            o.concurrency = v.max(1);
-        }
-        if let Some(v) = c.per_host {
-            o.per_host = v.max(1);
-        }
-        if let Some(v) = c.delay {
-            o.per_host_delay = v;
-        }
-        if let Some(v) = c.connect_timeout {
-            o.connect_timeout = v;
-        }
-        if let Some(v) = c.first_byte_timeout {
-            o.first_byte_timeout = v;
-        }
-        if let Some(v) = c.timeout {
-            o.total_timeout = v;
-        }
-        if let Some(v) = c.retries {
-            o.retries = v;
-        }
-        if let Some(v) = c.max_bytes {
-            o.max_bytes = v;
-        }
-        o
+        self.crawl.options()
     }
 
     pub fn crop_config(&self) -> CropConfig {
         let c = &self.crop;
         let d = CropConfig::for_pick(c.pick.unwrap_or_default());
         let detector = c.detector.unwrap_or(d.detector);
-        let other = match detector {
-            DetectorKind::Tiny => DetectorKind::Ssd,
-            DetectorKind::Ssd => DetectorKind::Tiny,
-        };
         CropConfig {
             detector,
             fallback: match c.fallback {
-                None => Some(other),
+                None => Some(detector.other()),
                 Some(Fallback::Tiny) => Some(DetectorKind::Tiny),
                 Some(Fallback::Ssd) => Some(DetectorKind::Ssd),
                 Some(Fallback::None) => None,

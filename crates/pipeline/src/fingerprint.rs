@@ -6,7 +6,6 @@ use std::path::Path;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-#[derive(Default)]
 pub struct Fingerprint(Sha256);
 
 impl Fingerprint {

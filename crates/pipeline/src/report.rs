@@ -53,6 +53,18 @@ impl StageReport {
     pub fn rejected(&self) -> usize {
         self.rejects.values().sum()
     }
+
+    /// The log line a front end prints as the stage ends (`None` for an excluded stage).
+    pub fn finished_line(&self) -> Option<String> {
+        match self.status {
+            Status::Ran => Some(format!(
+                "    {} done in {:.1}s: {} in, {} out",
+                self.stage, self.wall_s, self.items_in, self.items_out
+            )),
+            Status::Unchanged => Some(format!("==> {} unchanged, skipped", self.stage)),
+            Status::Excluded => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -57,7 +57,7 @@ pub fn run(
             events,
             state: &state,
         };
-        let trained = stages::train::recorded(&ctx);
+        let trained = stages::train::recorded(&state);
         let fingerprint = match stage {
             Stage::Collect => stages::collect::fingerprint(&ctx),
             Stage::Crop => stages::crop::fingerprint(&ctx),
@@ -70,22 +70,13 @@ pub fn run(
         previous = fingerprint.clone();
         let in_range =
             options.from.is_none_or(|f| stage >= f) && options.until.is_none_or(|u| stage <= u);
-        if !in_range {
-            let mut row = recorded_row(&state, stage);
-            row.status = Status::Excluded;
-            events(Event::Finished {
-                report: row.clone(),
-            });
-            rows.push(row);
-            continue;
-        }
         let outputs = match stage {
             Stage::Collect => stages::collect::outputs_exist(&ctx),
             Stage::Crop => stages::crop::outputs_exist(&ctx),
             Stage::Split => stages::split::outputs_exist(&ctx),
             Stage::Augment => true,
             Stage::Train => stages::train::outputs_exist(&ctx),
-            Stage::Evaluate => stages::evaluate::recorded(&ctx).is_some(),
+            Stage::Evaluate => stages::evaluate::recorded(&state).is_some(),
             Stage::Publish => stages::publish::outputs_exist(&ctx),
         };
         let unchanged = state
@@ -93,57 +84,55 @@ pub fn run(
             .get(&stage)
             .is_some_and(|s| s.fingerprint == fingerprint);
         let forced = options.force || options.from.is_some();
-        if unchanged && outputs && !forced {
-            let mut row = recorded_row(&state, stage);
-            row.status = Status::Unchanged;
-            row.wall_s = 0.0;
-            events(Event::Finished {
-                report: row.clone(),
-            });
-            rows.push(row);
-            continue;
-        }
-        events(Event::Started { stage });
-        let t = Instant::now();
-        let (mut row, output) = match stage {
-            Stage::Collect => stages::collect::run(&ctx)?,
-            Stage::Crop => stages::crop::run(&ctx)?,
-            Stage::Split => stages::split::run(&ctx)?,
-            Stage::Augment => stages::augment::run(&ctx)?,
-            Stage::Train => stages::train::run(&ctx)?,
-            Stage::Evaluate => stages::evaluate::run(&ctx, trained.as_ref())?,
-            Stage::Publish => stages::publish::run(&ctx, trained.as_ref())?,
+        let row = if !in_range {
+            StageReport {
+                status: Status::Excluded,
+                ..recorded_row(&state, stage)
+            }
+        } else if unchanged && outputs && !forced {
+            StageReport {
+                status: Status::Unchanged,
+                wall_s: 0.0,
+                ..recorded_row(&state, stage)
+            }
+        } else {
+            events(Event::Started { stage });
+            let t = Instant::now();
+            let (mut row, output) = match stage {
+                Stage::Collect => stages::collect::run(&ctx)?,
+                Stage::Crop => stages::crop::run(&ctx)?,
+                Stage::Split => stages::split::run(&ctx)?,
+                Stage::Augment => stages::augment::run(&ctx)?,
+                Stage::Train => stages::train::run(&ctx)?,
+                Stage::Evaluate => stages::evaluate::run(&ctx, trained.as_ref())?,
+                Stage::Publish => stages::publish::run(&ctx, trained.as_ref())?,
+            };
+            row.wall_s = t.elapsed().as_secs_f64();
+            state.stages.insert(
+                stage,
+                StageState {
+                    fingerprint,
+                    report: row.clone(),
+                    output,
+                },
+            );
+            state.write(&path)?;
+            row
         };
-        row.wall_s = t.elapsed().as_secs_f64();
-        state.stages.insert(
-            stage,
-            StageState {
-                fingerprint,
-                report: row.clone(),
-                output,
-            },
-        );
-        state.write(&path)?;
         events(Event::Finished {
             report: row.clone(),
         });
         rows.push(row);
     }
-    let ctx = Ctx {
-        config,
-        work: work.clone(),
-        events,
-        state: &state,
-    };
-    let trained = stages::train::recorded(&ctx);
-    let published = stages::publish::recorded(&ctx);
+    let trained = stages::train::recorded(&state);
+    let published = stages::publish::recorded(&state);
     let report = PipelineReport {
         work: work.root().to_path_buf(),
         stages: rows,
         wall_s: started.elapsed().as_secs_f64(),
         iteration: trained.as_ref().map(|t| t.iteration),
         report: trained.map(|t| t.report),
-        test: stages::evaluate::recorded(&ctx),
+        test: stages::evaluate::recorded(&state),
         published_name: published.as_ref().map(|p| p.name.clone()),
         project_id: published.map(|p| p.project_id),
     };

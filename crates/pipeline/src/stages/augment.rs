@@ -2,14 +2,11 @@
 //! augmentations, computed once into the work dir's embedding cache. Training then reads
 //! them from the cache, so a change of training settings alone never recomputes one.
 
-use std::sync::Mutex;
-
 use kao_infer::Embedder;
 use kao_train::{describe_split, Dataset};
 
-use super::Ctx;
+use super::{train_progress, warn_skipped, Ctx};
 use crate::error::{PipelineError, Result};
-use crate::event::Event;
 use crate::fingerprint::Fingerprint;
 use crate::report::StageReport;
 use crate::stage::Stage;
@@ -32,25 +29,10 @@ pub fn run(ctx: &Ctx) -> Result<(StageReport, serde_json::Value)> {
     let data = Dataset::load(&ctx.work).map_err(PipelineError::stage(STAGE))?;
     let embedder = Embedder::load_default().map_err(PipelineError::stage(STAGE))?;
     let events = ctx.events;
-    let progress = Mutex::new(|e: kao_train::Event| {
-        if let kao_train::Event::Embedding { done, total } = e {
-            events(Event::Progress {
-                stage: STAGE,
-                phase: "descriptors",
-                done: done as u64,
-                total: total as u64,
-            });
-        }
-    });
-    let mut sink = |e| (progress.lock().expect("progress"))(e);
+    let mut sink = train_progress(events, STAGE);
     let described = describe_split(&ctx.work, &data, &embedder, &config, &mut sink)
         .map_err(PipelineError::stage(STAGE))?;
-    for s in &described.skipped {
-        events(Event::Warning {
-            stage: STAGE,
-            message: format!("{}: {}", s.path.display(), s.reason),
-        });
-    }
+    warn_skipped(events, STAGE, &described.skipped);
     let train = described.train.samples.len();
     let mut report = StageReport::new(STAGE);
     report.items_in = train + described.val.samples.len() + described.test.samples.len();

@@ -1,18 +1,16 @@
 //! evaluate: the iteration on the test split (and on a folder of unknown people, if
 //! configured) through `kao-train`'s evaluation, the code `kao eval` runs.
 
-use std::sync::Mutex;
-
 use kao_dataset::SplitPart;
 use kao_train::{EvalOptions, Evaluation};
 
 use super::train::Trained;
-use super::Ctx;
+use super::{train_progress, warn_skipped, Ctx};
 use crate::error::{PipelineError, Result};
-use crate::event::Event;
 use crate::fingerprint::Fingerprint;
 use crate::report::StageReport;
 use crate::stage::Stage;
+use crate::state::PipelineState;
 
 const STAGE: Stage = Stage::Evaluate;
 
@@ -28,8 +26,8 @@ pub fn fingerprint(ctx: &Ctx, train: &str, trained: Option<&Trained>) -> String 
     f.finish()
 }
 
-pub fn recorded(ctx: &Ctx) -> Option<Evaluation> {
-    serde_json::from_value(ctx.state.output(STAGE)?.clone()).ok()
+pub fn recorded(state: &PipelineState) -> Option<Evaluation> {
+    serde_json::from_value(state.output(STAGE)?.clone()).ok()
 }
 
 pub fn run(ctx: &Ctx, trained: Option<&Trained>) -> Result<(StageReport, serde_json::Value)> {
@@ -43,28 +41,10 @@ pub fn run(ctx: &Ctx, trained: Option<&Trained>) -> Result<(StageReport, serde_j
         unknown: ctx.config.evaluate.unknown.clone(),
     };
     let events = ctx.events;
-    let progress = Mutex::new(|e: kao_train::Event| {
-        let (phase, done, total) = match e {
-            kao_train::Event::Embedding { done, total } => ("descriptors", done, total),
-            kao_train::Event::Predicting { done, total } => ("unknown photos", done, total),
-            _ => return,
-        };
-        events(Event::Progress {
-            stage: STAGE,
-            phase,
-            done: done as u64,
-            total: total as u64,
-        });
-    });
-    let mut sink = |e| (progress.lock().expect("progress"))(e);
+    let mut sink = train_progress(events, STAGE);
     let (evaluation, skipped) =
         kao_train::evaluate(&ctx.work, &options, &mut sink).map_err(PipelineError::stage(STAGE))?;
-    for s in &skipped {
-        events(Event::Warning {
-            stage: STAGE,
-            message: format!("{}: {}", s.path.display(), s.reason),
-        });
-    }
+    warn_skipped(events, STAGE, &skipped);
     let m = &evaluation.metrics;
     let mut report = StageReport::new(STAGE);
     report.items_in = m.faces + evaluation.unknown.as_ref().map_or(0, |u| u.faces);

@@ -8,6 +8,7 @@ use crate::error::{PipelineError, Result};
 use crate::fingerprint::Fingerprint;
 use crate::report::StageReport;
 use crate::stage::Stage;
+use crate::state::PipelineState;
 
 const STAGE: Stage = Stage::Publish;
 
@@ -26,13 +27,13 @@ pub fn fingerprint(ctx: &Ctx, evaluate: &str, trained: Option<&Trained>) -> Stri
     f.finish()
 }
 
-pub fn recorded(ctx: &Ctx) -> Option<Published> {
-    serde_json::from_value(ctx.state.output(STAGE)?.clone()).ok()
+pub fn recorded(state: &PipelineState) -> Option<Published> {
+    serde_json::from_value(state.output(STAGE)?.clone()).ok()
 }
 
 /// Published under the name, to the recorded iteration, still.
 pub fn outputs_exist(ctx: &Ctx) -> bool {
-    let Some(p) = recorded(ctx) else {
+    let Some(p) = recorded(ctx.state) else {
         return false;
     };
     kao_infer::read_published(&ctx.work)

@@ -1,16 +1,14 @@
 //! train: the head, the unknown-face rule and a new iteration through `kao-train`.
 
-use std::path::PathBuf;
-use std::sync::Mutex;
-
 use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
 
-use super::Ctx;
+use super::{train_progress, warn_skipped, Ctx};
 use crate::error::{PipelineError, Result};
-use crate::event::Event;
 use crate::fingerprint::Fingerprint;
 use crate::report::StageReport;
 use crate::stage::Stage;
+use crate::state::PipelineState;
 
 const STAGE: Stage = Stage::Train;
 
@@ -27,12 +25,12 @@ pub fn fingerprint(ctx: &Ctx, augment: &str) -> String {
     f.finish()
 }
 
-pub fn recorded(ctx: &Ctx) -> Option<Trained> {
-    serde_json::from_value(ctx.state.output(STAGE)?.clone()).ok()
+pub fn recorded(state: &PipelineState) -> Option<Trained> {
+    serde_json::from_value(state.output(STAGE)?.clone()).ok()
 }
 
 pub fn outputs_exist(ctx: &Ctx) -> bool {
-    recorded(ctx).is_some_and(|t| {
+    recorded(ctx.state).is_some_and(|t| {
         ctx.work
             .iteration(t.iteration)
             .join(kao_infer::MODEL_FILE)
@@ -43,25 +41,10 @@ pub fn outputs_exist(ctx: &Ctx) -> bool {
 pub fn run(ctx: &Ctx) -> Result<(StageReport, serde_json::Value)> {
     let config = ctx.config.train_config();
     let events = ctx.events;
-    let progress = Mutex::new(|e: kao_train::Event| {
-        if let kao_train::Event::Embedding { done, total } = e {
-            events(Event::Progress {
-                stage: STAGE,
-                phase: "descriptors",
-                done: done as u64,
-                total: total as u64,
-            });
-        }
-    });
-    let mut sink = |e| (progress.lock().expect("progress"))(e);
+    let mut sink = train_progress(events, STAGE);
     let out =
         kao_train::train(&ctx.work, &config, &mut sink).map_err(PipelineError::stage(STAGE))?;
-    for s in &out.skipped {
-        events(Event::Warning {
-            stage: STAGE,
-            message: format!("{}: {}", s.path.display(), s.reason),
-        });
-    }
+    warn_skipped(events, STAGE, &out.skipped);
     let m = &out.metrics;
     let mut report = StageReport::new(STAGE);
     report.items_in = m.train_descriptors;
