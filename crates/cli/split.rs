@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use kao_dataset::{read_manifest, FaceRecord, WorkDir};
+use kao_dataset::{current_chips, read_manifest, FaceRecord, WorkDir};
 use kao_split::{parse_ratios, split_chips, SplitOptions};
 
 use crate::args::Global;
@@ -31,23 +31,13 @@ pub fn run(global: &Global, args: SplitArgs) -> anyhow::Result<ExitCode> {
     let read = read_manifest::<FaceRecord>(&manifest)
         .with_context(|| format!("cannot read {}", manifest.display()))?;
     // The manifest is append-only: a rerun of `kao crop` with other settings leaves the old
-    // records behind. Split what the latest run cut: its settings, the latest record of
-    // each chip.
-    let latest_settings = read.records.last().map(|r| match r {
-        FaceRecord::Chip(c) => c.settings.clone(),
-        FaceRecord::Reject(r) => r.settings.clone(),
-    });
-    let mut latest = std::collections::BTreeMap::new();
-    for r in read.records {
-        if let FaceRecord::Chip(c) = r {
-            latest.insert(c.chip.clone(), c);
-        }
-    }
-    let chips: Vec<_> = latest
-        .into_values()
-        .filter(|c| Some(&c.settings) == latest_settings.as_ref())
-        .filter(|c| work.faces().join(&c.chip).is_file())
-        .collect();
+    // records behind. Split what the latest run cut.
+    let settings = read
+        .records
+        .last()
+        .map(|r| r.settings().to_string())
+        .unwrap_or_default();
+    let chips = current_chips(read.records, &settings, &work.faces());
     if chips.is_empty() {
         anyhow::bail!("{} has no chips: run `kao crop` first", manifest.display());
     }

@@ -12,6 +12,37 @@ pub enum FaceRecord {
     Reject(RejectRecord),
 }
 
+impl FaceRecord {
+    /// The crop settings hash the record was made with.
+    pub fn settings(&self) -> &str {
+        match self {
+            FaceRecord::Chip(c) => &c.settings,
+            FaceRecord::Reject(r) => &r.settings,
+        }
+    }
+}
+
+/// The chips cut with `settings` as they are on disk now, in chip order. The manifest is
+/// append-only and chip file names do not depend on the settings, so only each chip's
+/// latest record describes its file; records of other settings, and chips whose file is
+/// gone, are left out.
+pub fn current_chips(
+    records: Vec<FaceRecord>,
+    settings: &str,
+    faces_dir: &std::path::Path,
+) -> Vec<ChipRecord> {
+    let mut latest = std::collections::BTreeMap::new();
+    for r in records {
+        if let FaceRecord::Chip(c) = r {
+            latest.insert(c.chip.clone(), c);
+        }
+    }
+    latest
+        .into_values()
+        .filter(|c| c.settings == settings && faces_dir.join(&c.chip).is_file())
+        .collect()
+}
+
 /// A box in source-image pixels: x to the right, y down, origin top-left.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct BoxF {

@@ -13,7 +13,7 @@ mod tree;
 pub use atomic::{write_atomic, write_atomic_json};
 pub use duplicates::{duplicate_groups, near_groups, DuplicateGroups};
 pub use error::{DatasetError, Result};
-pub use faces::{BoxF, ChipRecord, FaceRecord, RejectRecord, SourceRef};
+pub use faces::{current_chips, BoxF, ChipRecord, FaceRecord, RejectRecord, SourceRef};
 pub use item::{validate_tag, Item};
 pub use layout::WorkDir;
 pub use manifest::{read_manifest, Manifest, ManifestRead};

@@ -1,9 +1,9 @@
 //! split: the current chips → `splits.json` through `kao-split`.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::path::Path;
 
-use kao_dataset::{read_manifest, ChipRecord, FaceRecord};
+use kao_dataset::{current_chips, read_manifest, ChipRecord, FaceRecord};
 use kao_split::split_chips;
 
 use super::Ctx;
@@ -18,25 +18,14 @@ const STAGE: Stage = Stage::Split;
 /// The chips this run's tags and crop settings produced. `faces/manifest.jsonl` is
 /// append-only and keeps records of earlier settings, removed tags and removed photos;
 /// none of those may reach the split.
-pub fn current_chips(ctx: &Ctx) -> Result<Vec<ChipRecord>> {
+pub fn chips_to_split(ctx: &Ctx) -> Result<Vec<ChipRecord>> {
     let path = ctx.work.faces_manifest();
     let read = read_manifest::<FaceRecord>(&path).map_err(PipelineError::stage(STAGE))?;
     let settings = ctx.config.crop_config().settings_hash();
     let tags: HashSet<String> = ctx.config.tag_names().into_iter().collect();
-    let mut latest: BTreeMap<String, ChipRecord> = BTreeMap::new();
-    for r in read.records {
-        if let FaceRecord::Chip(c) = r {
-            latest.insert(c.chip.clone(), c);
-        }
-    }
-    Ok(latest
-        .into_values()
-        .filter(|c| {
-            c.settings == settings
-                && tags.contains(&c.source.tag)
-                && Path::new(&c.source.path).is_file()
-                && ctx.work.faces().join(&c.chip).is_file()
-        })
+    Ok(current_chips(read.records, &settings, &ctx.work.faces())
+        .into_iter()
+        .filter(|c| tags.contains(&c.source.tag) && Path::new(&c.source.path).is_file())
         .collect())
 }
 
@@ -44,7 +33,7 @@ pub fn fingerprint(ctx: &Ctx) -> Result<String> {
     let mut f = Fingerprint::new(STAGE.name());
     let options = ctx.config.split_options();
     f.json(&(options.seed, options.ratios, options.near_distance));
-    f.json(&current_chips(ctx)?);
+    f.json(&chips_to_split(ctx)?);
     Ok(f.finish())
 }
 
@@ -53,7 +42,7 @@ pub fn outputs_exist(ctx: &Ctx) -> bool {
 }
 
 pub fn run(ctx: &Ctx) -> Result<(StageReport, serde_json::Value)> {
-    let chips = current_chips(ctx)?;
+    let chips = chips_to_split(ctx)?;
     if chips.is_empty() {
         return Err(PipelineError::input(
             STAGE,
