@@ -70,8 +70,12 @@ pub struct CropConfig {
     /// Photos larger than this (longest side) are downscaled for detection only; chips are
     /// always cut from the full-resolution original.
     pub max_detect_side: u32,
-    /// Input side of the tiny detector (a multiple of 32).
-    pub tiny_input_size: u32,
+    /// Largest input side of the tiny detector (a multiple of 32). Smaller photos run at
+    /// the smallest multiple of 32 covering their longest side instead: upscaling a
+    /// 250×250 LFW photo to 416 made its faces larger than the detector's anchors suit
+    /// (1,024 of 1,140 photos found at 416, 1,116 at 256) and cost 2.6× the work.
+    #[serde(alias = "tiny_input_size")]
+    pub tiny_max_input: u32,
 }
 
 impl CropConfig {
@@ -107,7 +111,7 @@ impl Default for CropConfig {
             alignment: Alignment::default(),
             chip_size: 150,
             max_detect_side: 1024,
-            tiny_input_size: 416,
+            tiny_max_input: 416,
         }
     }
 }

@@ -156,7 +156,11 @@ impl Cropper {
             DetectorKind::Tiny => self.nets.tiny.detect(
                 image,
                 &TinyOptions {
-                    input_size: self.config.tiny_input_size as usize,
+                    input_size: kao_models::tiny_detector::fitting_input_size(
+                        image.width(),
+                        image.height(),
+                        self.config.tiny_max_input as usize,
+                    ),
                     score_threshold: threshold,
                 },
             )?,

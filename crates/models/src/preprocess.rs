@@ -91,14 +91,45 @@ pub fn resize_padded(image: &RgbImage, rect: Rect, size: usize, pad: Pad) -> Res
             (lo as usize, hi, src - lo)
         })
         .collect();
+    // Bilinear is separable: interpolate each needed source row along x once (the taps
+    // go down the rows in order, so two cached rows suffice), then blend rows. The
+    // arithmetic and its order are those of the per-pixel formula, so values are unchanged.
+    let horizontal = |y: usize, row: &mut [f64]| {
+        for c in 0..3 {
+            for (o, &(x0, x1, fx)) in row[c * size..(c + 1) * size].iter_mut().zip(&taps) {
+                let (l, r) = (pixel(y, x0, c), pixel(y, x1, c));
+                *o = l + (r - l) * fx;
+            }
+        }
+    };
+    let mut cache: [(usize, Vec<f64>); 2] = [
+        (usize::MAX, vec![0.0; 3 * size]),
+        (usize::MAX, vec![0.0; 3 * size]),
+    ];
     for (oy, &(y0, y1, fy)) in taps.iter().enumerate() {
-        for (ox, &(x0, x1, fx)) in taps.iter().enumerate() {
-            for c in 0..3 {
-                let (tl, tr) = (pixel(y0, x0, c), pixel(y0, x1, c));
-                let (bl, br) = (pixel(y1, x0, c), pixel(y1, x1, c));
-                let top = tl + (tr - tl) * fx;
-                let bottom = bl + (br - bl) * fx;
-                out[c * size * size + oy * size + ox] = (top + (bottom - top) * fy) as f32;
+        if cache[0].0 != y0 {
+            if cache[1].0 == y0 {
+                cache.swap(0, 1);
+            } else {
+                horizontal(y0, &mut cache[0].1);
+                cache[0].0 = y0;
+            }
+        }
+        if cache[1].0 != y1 {
+            let [first, second] = &mut cache;
+            if first.0 == y1 {
+                second.1.copy_from_slice(&first.1);
+            } else {
+                horizontal(y1, &mut second.1);
+            }
+            second.0 = y1;
+        }
+        let (top, bottom) = (&cache[0].1, &cache[1].1);
+        for c in 0..3 {
+            let plane = &mut out[c * size * size + oy * size..][..size];
+            let (t, b) = (&top[c * size..][..size], &bottom[c * size..][..size]);
+            for ((o, &t), &b) in plane.iter_mut().zip(t).zip(b) {
+                *o = (t + (b - t) * fy) as f32;
             }
         }
     }

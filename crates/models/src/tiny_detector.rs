@@ -15,7 +15,7 @@ use crate::detection::{BBox, Detection};
 use crate::error::{ModelError, Result};
 use crate::nms::non_max_suppression;
 use crate::ops::pool::MaxPool2Same;
-use crate::ops::{Activation, Conv2d, DepthwiseConv2d, Padding, PointwiseConv2d};
+use crate::ops::{Activation, Conv2d, Conv3x3Pool, DepthwiseConv2d, Padding, PointwiseConv2d};
 use crate::preprocess::{self, Pad, Rect};
 use crate::weights::Weights;
 
@@ -82,30 +82,20 @@ impl Module for SeparableConv {
     }
 }
 
-/// The first layer: a dense 3×3 `'valid'` convolution + bias. Its leaky ReLU is applied
-/// after the following max pool (see [`MaxPool2Same`]), on a quarter of the values.
-#[derive(Debug, Clone)]
-struct FirstConv(Conv2d);
-
-fn first_conv(vb: VarBuilder) -> candle_core::Result<FirstConv> {
-    Ok(FirstConv(Conv2d::from_hwio(
+/// The first layer: a dense 3×3 `'valid'` convolution + bias, fused with the following
+/// 2×2 max pool and leaky ReLU (see [`Conv3x3Pool`]).
+fn first_conv(vb: VarBuilder) -> candle_core::Result<Conv3x3Pool> {
+    Conv3x3Pool::from_hwio(
         &vb.get((3, 3, 3, 16), "filters")?,
-        Some(vb.get(16, "bias")?),
-        1,
-        Padding::Valid,
-    )?))
-}
-
-impl Module for FirstConv {
-    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        x.apply(&self.0)
-    }
+        &vb.get(16, "bias")?,
+        Activation::Leaky,
+    )
 }
 
 /// The TinyFaceDetector network.
 #[derive(Debug, Clone)]
 pub struct TinyFaceDetector {
-    conv0: FirstConv,
+    conv0: Conv3x3Pool,
     conv1: SeparableConv,
     conv2: SeparableConv,
     conv3: SeparableConv,
@@ -155,10 +145,6 @@ impl TinyFaceDetector {
         };
         let x = preprocess::normalise(x, MEAN_RGB, 255.0)?;
         Ok(x.apply(&self.conv0)?
-            .apply(&MaxPool2Same {
-                stride: 2,
-                leaky: true,
-            })?
             .apply(&self.conv1)?
             .apply(&pool2)?
             .apply(&self.conv2)?
@@ -192,6 +178,13 @@ impl TinyFaceDetector {
         let grid = self.forward(&input)?.squeeze(0)?.to_vec3::<f32>()?;
         Ok(decode(&grid, image.width(), image.height(), opts))
     }
+}
+
+/// The input side for a `width`×`height` photo that never upscales it: the smallest
+/// multiple of 32 covering its longest side, at most `max`.
+pub fn fitting_input_size(width: u32, height: u32, max: usize) -> usize {
+    let longest = width.max(height).max(1) as usize;
+    longest.div_ceil(32).saturating_mul(32).min(max)
 }
 
 /// The input size the image is scaled to before padding, as face-api rounds it.

@@ -3,8 +3,18 @@
 use std::path::{Path, PathBuf};
 
 /// The repository root (this crate lives at `<root>/crates/testdata`).
+///
+/// Found from the crate cargo is testing (`CARGO_MANIFEST_DIR` at run time) upwards to the
+/// folder holding `Cargo.lock`; the build-time path is only the fallback, because cargo
+/// reuses a target directory after the source tree moves and that path goes stale.
 pub fn repo_root() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let runtime = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from);
+    let found = runtime
+        .iter()
+        .flat_map(|d| d.ancestors())
+        .find(|d| d.join("Cargo.lock").is_file())
+        .map(Path::to_path_buf);
+    let root = found.unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."));
     root.canonicalize().unwrap_or(root)
 }
 

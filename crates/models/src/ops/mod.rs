@@ -1,6 +1,7 @@
 //! Convolution building blocks with TensorFlow's padding rules, shared by every network.
 
 mod conv;
+mod conv_pool;
 mod dense_kernel;
 mod depthwise;
 mod depthwise_kernel;
@@ -9,6 +10,7 @@ mod pointwise;
 pub mod pool;
 
 pub use conv::Conv2d;
+pub use conv_pool::Conv3x3Pool;
 pub use depthwise::DepthwiseConv2d;
 pub use epilogue::{Activation, Epilogue};
 pub use pointwise::PointwiseConv2d;

@@ -104,26 +104,23 @@ impl candle_core::CustomOp1 for MaxPool2Same {
         let (n, c, h, w) = layout.shape().dims4()?;
         let (oh, top) = self.out_side(h);
         let (ow, left) = self.out_side(w);
+        if top != 0 || left != 0 || h == 0 || w == 0 {
+            candle_core::bail!("a 2×2 'same' pool never pads before; got {h}×{w}");
+        }
         let input = &data[start..end];
         let mut out = vec![0f32; n * c * oh * ow];
-        let s = self.stride;
+        let (s, leaky) = (self.stride, self.leaky);
         out.par_chunks_mut(oh * ow)
             .zip(input.par_chunks(h * w))
             .for_each(|(o, plane)| {
-                for oy in 0..oh {
-                    // The window's rows, clipped to the image: padded cells never win.
-                    let y0 = (oy * s).saturating_sub(top);
-                    let y1 = (oy * s + 2 - top).min(h);
-                    for ox in 0..ow {
-                        let x0 = (ox * s).saturating_sub(left);
-                        let x1 = (ox * s + 2 - left).min(w);
-                        let mut m = f32::NEG_INFINITY;
-                        for y in y0..y1 {
-                            for v in &plane[y * w + x0..y * w + x1] {
-                                m = m.max(*v);
-                            }
-                        }
-                        o[oy * ow + ox] = if self.leaky { leaky(m) } else { m };
+                for (oy, o) in o.chunks_exact_mut(ow).enumerate() {
+                    // Padding comes only after the last row and column; repeating that row
+                    // or column instead gives the same max as ignoring the padded cells.
+                    let r0 = &plane[oy * s * w..][..w];
+                    let r1 = &plane[(oy * s + 1).min(h - 1) * w..][..w];
+                    pool_row(r0, r1, s, o);
+                    if leaky {
+                        o.iter_mut().for_each(|v| *v = self::leaky(*v));
                     }
                 }
             });
@@ -131,6 +128,41 @@ impl candle_core::CustomOp1 for MaxPool2Same {
             candle_core::CpuStorage::F32(out),
             candle_core::Shape::from((n, c, oh, ow)),
         ))
+    }
+}
+
+/// One output row of the 2×2 max pool from input rows `r0` and `r1`.
+#[inline]
+fn pool_row(r0: &[f32], r1: &[f32], stride: usize, out: &mut [f32]) {
+    let w = r0.len();
+    let full = if stride == 2 { w / 2 } else { w - 1 };
+    if stride == 2 {
+        for ((o, a), b) in out
+            .iter_mut()
+            .zip(r0.chunks_exact(2))
+            .zip(r1.chunks_exact(2))
+        {
+            *o = max(max(a[0], a[1]), max(b[0], b[1]));
+        }
+    } else {
+        for (x, o) in out[..full].iter_mut().enumerate() {
+            *o = max(max(r0[x], r0[x + 1]), max(r1[x], r1[x + 1]));
+        }
+    }
+    for (ox, o) in out.iter_mut().enumerate().skip(full) {
+        let x0 = ox * stride;
+        let x1 = (x0 + 1).min(w - 1);
+        *o = max(max(r0[x0], r0[x1]), max(r1[x0], r1[x1]));
+    }
+}
+
+/// `f32::max` without its NaN handling, so the compiler can use the vector max.
+#[inline(always)]
+pub(crate) fn max(a: f32, b: f32) -> f32 {
+    if a > b {
+        a
+    } else {
+        b
     }
 }
 

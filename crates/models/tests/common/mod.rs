@@ -7,11 +7,13 @@ use std::path::{Path, PathBuf};
 use image::RgbImage;
 
 /// The fixture folder committed with the repository, so core parity runs on a fresh clone.
+/// Read from `CARGO_MANIFEST_DIR` at run time (cargo sets it for tests) so a target dir
+/// reused after the tree moved still finds it.
 pub fn fixture_dir() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/fixtures/golden"
-    ))
+    let crate_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    crate_dir.join("../../tests/fixtures/golden")
 }
 
 /// The committed subset of `face-api-1.7.15.json` (face-api's own sample photos).
