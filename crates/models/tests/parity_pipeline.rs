@@ -185,25 +185,45 @@ fn jpeg_photos_match_face_api() {
         worst[2].0,
         worst[2].1
     );
-    // The issue asks for IoU ≥ 0.97 and cosine ≥ 0.999 here. Measured (2026-11-26): both detectors drop to
-    // IoU 0.89 on George_W_Bush_0002.jpg (not yet explained beyond decoder noise: to
-    // investigate) and otherwise stay above 0.97; TinyFaceDetector (a 13×13 grid, so a box moves in steps of its anchors) drops to
-    // 0.889 on a 250×250 LFW photo, and descriptors to cosine 0.9967. The cause is the
-    // pixels, not the port: the `image` crate decodes JPEG differently from jpeg-js
-    // (chroma upsampling, YCbCr conversion), landmarks move by a pixel or two, and the
-    // integer crop boxes, which face-api floors at two stages, then differ by 1 to 6 px
-    // (printed by `pipeline_matches_face_api_on_png`'s sibling runs; e.g. sample2.jpg face 2:
-    // descriptor crop 169 px against face-api's 163). On identical pixels
-    // (`sample1_third.png`, made from jpeg-js's decode) every crop box is identical and
-    // descriptors agree to 4e-7. So the bounds are loosened to what decoder noise gives.
-    assert!(worst[0].0 >= 0.85, "TinyFaceDetector IoU {:?}", worst[0]);
-    assert!(worst[1].0 >= 0.85, "SSD IoU {:?}", worst[1]);
-    assert!(worst[2].0 >= 0.995, "descriptor cosine {:?}", worst[2]);
+    // The issue asks for IoU ≥ 0.97 and cosine ≥ 0.999. The cause of any shortfall is the
+    // pixels, not the port: the `image` crate decodes JPEG differently from jpeg-js, which
+    // made the golden records (fancy vs replicated chroma upsampling, integer vs float
+    // YCbCr). Fed jpeg-js's own pixels (KAO_PARITY_PIXELS, made by `jpegjs_decode.js`,
+    // checked against each record's sha256_rgb), all 19 photos give IoU 1.0000 for both
+    // detectors and descriptor cosine 1.00000 (measured 2026-11-27), and those runs must
+    // meet the issue's bounds. With the `image` crate's decode, landmarks move by a pixel or
+    // two, face-api's twice-floored integer crop boxes by 1–6 px, and TinyFaceDetector's
+    // coarse 13×13 grid amplifies small input changes: worst IoU 0.889 (tiny) and 0.894
+    // (SSD), both on George_W_Bush_0002.jpg, worst cosine 0.9956 (dlib_2008_001322.jpg).
+    // Those runs keep bounds loosened to what decoder noise gives.
+    let (iou_min, cos_min) = if std::env::var_os("KAO_PARITY_PIXELS").is_some() {
+        (0.97, 0.999)
+    } else {
+        (0.85, 0.995)
+    };
+    assert!(worst[0].0 >= iou_min, "TinyFaceDetector IoU {:?}", worst[0]);
+    assert!(worst[1].0 >= iou_min, "SSD IoU {:?}", worst[1]);
+    assert!(worst[2].0 >= cos_min, "descriptor cosine {:?}", worst[2]);
 }
 
 fn decode(path: &Path) -> image::RgbImage {
+    if let Some(dir) = std::env::var_os("KAO_PARITY_PIXELS") {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned() + ".ppm";
+        return read_ppm(&Path::new(&dir).join(name));
+    }
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     kao_image::decode(&bytes, &kao_image::Limits::default())
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
         .image
+}
+
+/// A binary PPM as `jpegjs_decode.js` writes it: `P6\n<w> <h>\n255\n` then RGB bytes.
+fn read_ppm(path: &Path) -> image::RgbImage {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(32)]).into_owned();
+    let fields: Vec<&str> = head.split_ascii_whitespace().take(4).collect();
+    let (w, h): (u32, u32) = (fields[1].parse().unwrap(), fields[2].parse().unwrap());
+    let header = format!("P6\n{w} {h}\n255\n").len();
+    image::RgbImage::from_raw(w, h, bytes[header..].to_vec())
+        .unwrap_or_else(|| panic!("{}: truncated", path.display()))
 }
