@@ -37,6 +37,7 @@ enum Task {
 }
 
 fn main() -> anyhow::Result<()> {
+    kao_models::allocator::keep_freed_memory();
     match Cli::parse().task {
         Task::Ci => ci::run(),
         Task::Bench { what } => match what.as_str() {

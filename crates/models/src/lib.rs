@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod allocator;
 mod blocks;
 pub mod detection;
 mod error;

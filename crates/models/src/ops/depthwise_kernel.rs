@@ -83,11 +83,21 @@ fn depthwise_plane_generic(
     let (rows, zero) = scratch.split_at_mut(g.height * row_len);
     for (iy, src) in input.chunks_exact(g.width).take(g.height).enumerate() {
         let dst = &mut rows[iy * row_len..(iy + 1) * row_len];
-        for (ix, &v) in src.iter().enumerate() {
-            let px = ix + g.pad_left;
-            let (phase, j) = (px % s, px / s);
-            if j < lp {
-                dst[phase * lp + j] = v;
+        if s == 1 {
+            let n = g.width.min(lp.saturating_sub(g.pad_left));
+            dst[g.pad_left..g.pad_left + n].copy_from_slice(&src[..n]);
+        } else {
+            // No division per pixel: padded column `j * s + phase` comes from input column
+            // `j * s + phase - pad_left`.
+            for (phase, row) in dst.chunks_exact_mut(lp).enumerate() {
+                for (j, d) in row.iter_mut().enumerate() {
+                    if let Some(v) = (j * s + phase)
+                        .checked_sub(g.pad_left)
+                        .and_then(|ix| src.get(ix))
+                    {
+                        *d = *v;
+                    }
+                }
             }
         }
     }
