@@ -10,7 +10,7 @@ use kao_models::ssd::{SsdMobilenetV1, SsdOptions};
 use kao_models::{landmarks_in_image, Detection, FaceLandmark68Net, TinyFaceDetector, TinyOptions};
 
 use crate::align;
-use crate::config::{Alignment, CropConfig, DetectorKind};
+use crate::config::{Alignment, CropConfig, DetectorKind, Pick};
 use crate::error::Result;
 use crate::face::Face;
 use crate::warp;
@@ -123,6 +123,13 @@ impl Cropper {
         }
         // Pick on the boxes first: landmarks are only worth computing for chosen faces.
         let boxes: Vec<BoxF> = big.iter().map(|d| to_box(&d.bbox)).collect();
+        if self.config.pick == Pick::Center
+            && crate::center_is_ambiguous(&boxes, image.width(), image.height())
+        {
+            return Ok(Outcome::Reject {
+                reason: "ambiguous",
+            });
+        }
         let chosen: Vec<Detection> =
             crate::pick_boxes(&boxes, image.width(), image.height(), self.config.pick)
                 .into_iter()

@@ -15,5 +15,5 @@ pub use contact_sheet::contact_sheet;
 pub use cropper::{Cropper, FaceNets, Outcome};
 pub use error::{CropError, Result};
 pub use face::Face;
-pub use pick::{pick, pick_boxes};
+pub use pick::{center_is_ambiguous, pick, pick_boxes};
 pub use stage::{crop_tree, CropSummary, TagSummary};

@@ -12,6 +12,31 @@ pub fn pick(faces: &[Face], width: u32, height: u32, pick: Pick) -> Vec<usize> {
     pick_boxes(&boxes, width, height, pick)
 }
 
+/// Under the `center` rule, no box contains the image centre and the two nearest are
+/// about equally near (within 5 % of the photo's shorter side): the centre falls between
+/// two people, so which one the photo is of cannot be told, and a chip of either may carry
+/// the wrong tag. The crop stage rejects such photos as `ambiguous`.
+pub fn center_is_ambiguous(faces: &[BoxF], width: u32, height: u32) -> bool {
+    let (cx, cy) = (width as f32 / 2.0, height as f32 / 2.0);
+    let mut distances: Vec<f32> = faces
+        .iter()
+        .map(|b| {
+            let dx = (b.x - cx).max(cx - (b.x + b.width)).max(0.0);
+            let dy = (b.y - cy).max(cy - (b.y + b.height)).max(0.0);
+            dx.hypot(dy)
+        })
+        .collect();
+    if distances.len() < 2 || distances.contains(&0.0) {
+        return false;
+    }
+    distances.sort_by(f32::total_cmp);
+    distances[1] - distances[0] < AMBIGUOUS_MARGIN * width.min(height) as f32
+}
+
+/// How much nearer the centre the nearest face must be than the next one, as a fraction
+/// of the photo's shorter side.
+const AMBIGUOUS_MARGIN: f32 = 0.05;
+
 /// [`pick`] on bare boxes (before landmarks are known).
 pub fn pick_boxes(faces: &[BoxF], width: u32, height: u32, pick: Pick) -> Vec<usize> {
     if faces.is_empty() {
@@ -74,6 +99,21 @@ mod tests {
         assert_eq!(pick(&faces, 250, 250, Pick::Center), vec![1]);
         assert_eq!(pick(&faces, 250, 250, Pick::Largest), vec![0]);
         assert_eq!(pick(&faces, 250, 250, Pick::All), vec![0, 1]);
+    }
+
+    #[test]
+    fn centre_between_two_equally_near_faces_is_ambiguous() {
+        let boxes = |faces: &[Face]| faces.iter().map(|f| f.bbox).collect::<Vec<_>>();
+        // Both 25 px left and right of the centre of a 250×250 photo.
+        let between = [face(40.0, 100.0, 60.0), face(150.0, 100.0, 60.0)];
+        assert!(center_is_ambiguous(&boxes(&between), 250, 250));
+        // One clearly nearer (5 px against 60 px).
+        let nearer = [face(60.0, 100.0, 60.0), face(185.0, 100.0, 60.0)];
+        assert!(!center_is_ambiguous(&boxes(&nearer), 250, 250));
+        // A box over the centre is never ambiguous, nor is a single face.
+        let over = [face(100.0, 100.0, 60.0), face(160.0, 100.0, 60.0)];
+        assert!(!center_is_ambiguous(&boxes(&over), 250, 250));
+        assert!(!center_is_ambiguous(&boxes(&between[..1]), 250, 250));
     }
 
     #[test]
