@@ -236,13 +236,15 @@ async fn predict(st: &Arc<AppState>, served: Arc<Served>, bytes: Vec<u8>) -> Ans
     let predictor = Arc::clone(&served.predictor);
     let max_body = st.max_body;
     let outcome = tokio::task::spawn_blocking(move || {
-        let _slot = slot;
-        let decoded = kao_image::decode(&bytes, &limits).map_err(|e| decode_error(e, max_body))?;
-        let (w, h) = decoded.image.dimensions();
-        let faces = predictor
-            .predict(&decoded.image)
-            .map_err(|e| ApiError::internal(format!("prediction failed: {e}")))?;
-        Ok::<_, ApiError>((faces, w, h))
+        slot.install(|| {
+            let decoded =
+                kao_image::decode(&bytes, &limits).map_err(|e| decode_error(e, max_body))?;
+            let (w, h) = decoded.image.dimensions();
+            let faces = predictor
+                .predict(&decoded.image)
+                .map_err(|e| ApiError::internal(format!("prediction failed: {e}")))?;
+            Ok::<_, ApiError>((faces, w, h))
+        })
     })
     .await
     .map_err(|e| ApiError::internal(format!("prediction task failed: {e}")))?;

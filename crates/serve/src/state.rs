@@ -1,7 +1,7 @@
 //! What every request shares: keys, models, limits, the inference slots and the counters.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -22,6 +22,10 @@ pub(crate) struct AppState {
     pub max_body: usize,
     pub request_timeout: Duration,
     slots: Arc<Semaphore>,
+    /// One thread pool per slot, taken by the slot's holder. A single request at batch 1 uses
+    /// two cores poorly (the networks' layers are small), so two requests on one core each
+    /// answer more per second than two requests sharing both cores.
+    pools: Arc<Mutex<Vec<rayon::ThreadPool>>>,
     queue: usize,
     waiting: Arc<AtomicUsize>,
     running: Arc<AtomicUsize>,
@@ -47,8 +51,46 @@ impl Drop for Gauge {
 /// The right to run one inference; moves into the blocking task so the slot stays taken
 /// until the work is really done, even when the request has already timed out.
 pub(crate) struct Slot {
+    pool: Option<rayon::ThreadPool>,
+    pools: Arc<Mutex<Vec<rayon::ThreadPool>>>,
     _permit: OwnedSemaphorePermit,
     _running: Gauge,
+}
+
+impl Slot {
+    /// Runs `work` on this slot's threads (the global pool if the slot has none).
+    pub fn install<R: Send>(&self, work: impl FnOnce() -> R + Send) -> R {
+        match &self.pool {
+            Some(pool) => pool.install(work),
+            None => work(),
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Some(pool) = self.pool.take() {
+            if let Ok(mut pools) = self.pools.lock() {
+                pools.push(pool);
+            }
+        }
+    }
+}
+
+/// `slots` pools sharing the machine's cores; none (the global pool) where a pool cannot be
+/// built.
+fn slot_pools(slots: usize) -> Vec<rayon::ThreadPool> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = (cores / slots.max(1)).max(1);
+    (0..slots)
+        .map_while(|i| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .thread_name(move |t| format!("kao-infer-{i}-{t}"))
+                .build()
+                .ok()
+        })
+        .collect()
 }
 
 pub(crate) struct Limits {
@@ -75,6 +117,7 @@ impl AppState {
             max_body: limits.max_body,
             request_timeout: limits.request_timeout,
             slots: Arc::new(Semaphore::new(limits.concurrency.max(1))),
+            pools: Arc::new(Mutex::new(slot_pools(limits.concurrency.max(1)))),
             queue: limits.queue,
             waiting: Arc::new(AtomicUsize::new(0)),
             running: Arc::new(AtomicUsize::new(0)),
@@ -93,7 +136,10 @@ impl AppState {
             .map_err(|_| ApiError::internal("the inference pool is closed"))?;
         drop(waiting);
         let (running, _) = Gauge::enter(&self.running);
+        let pool = self.pools.lock().ok().and_then(|mut p| p.pop());
         Ok(Slot {
+            pool,
+            pools: Arc::clone(&self.pools),
             _permit: permit,
             _running: running,
         })
