@@ -20,7 +20,7 @@ mod train;
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
-    kao_models::allocator::keep_freed_memory();
+    kao_models::runtime::tune_process();
     let cli = args::Cli::parse();
     logging::init(cli.global.verbose, cli.global.quiet);
     match run(cli) {

@@ -37,7 +37,7 @@ enum Task {
 }
 
 fn main() -> anyhow::Result<()> {
-    kao_models::allocator::keep_freed_memory();
+    kao_models::runtime::tune_process();
     match Cli::parse().task {
         Task::Ci => ci::run(),
         Task::Bench { what } => match what.as_str() {

@@ -1,6 +1,5 @@
 #![doc = include_str!("../README.md")]
 
-pub mod allocator;
 mod blocks;
 pub mod detection;
 mod error;
@@ -12,6 +11,7 @@ mod paths;
 pub mod preprocess;
 pub mod recognition;
 pub mod reference_pipeline;
+pub mod runtime;
 pub mod ssd;
 pub mod tiny_detector;
 mod weights;
