@@ -9,6 +9,7 @@
 
 use candle_core::{CpuStorage, Layout, Module, Result, Shape, Tensor};
 
+use super::depthwise_kernel::window3x3;
 use super::pool::{max, MaxPool2Same};
 use super::{Activation, Conv2d, Padding};
 
@@ -168,26 +169,13 @@ impl Conv3x3Pool {
         let mut out = Vec::with_capacity(self.bias.len() * pw);
         for (c, &bias) in self.bias.iter().enumerate() {
             for (dy, acc) in [(0, &mut *r0), (1, &mut *r1)] {
-                acc.fill(0.0);
                 let y = 2 * py + dy;
                 for ci in 0..cin {
                     let plane = &image[ci * h * w..(ci + 1) * h * w];
                     let wt = &self.weights[(c * cin + ci) * K * K..][..K * K];
                     let row = |ky: usize, kx: usize| &plane[(y + ky) * w + kx..][..ow];
-                    let (a0, a1, a2) = (row(0, 0), row(0, 1), row(0, 2));
-                    let (b0, b1, b2) = (row(1, 0), row(1, 1), row(1, 2));
-                    let (c0, c1, c2) = (row(2, 0), row(2, 1), row(2, 2));
-                    for x in 0..ow {
-                        acc[x] += a0[x] * wt[0]
-                            + a1[x] * wt[1]
-                            + a2[x] * wt[2]
-                            + b0[x] * wt[3]
-                            + b1[x] * wt[4]
-                            + b2[x] * wt[5]
-                            + c0[x] * wt[6]
-                            + c1[x] * wt[7]
-                            + c2[x] * wt[8];
-                    }
+                    let taps = [0, 1, 2, 3, 4, 5, 6, 7, 8].map(|k| row(k / K, k % K));
+                    window3x3(acc, taps, wt, ci > 0);
                 }
             }
             let act = self.activation;

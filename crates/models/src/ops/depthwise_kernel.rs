@@ -116,18 +116,12 @@ fn depthwise_plane_generic(
             let [a0, a1, a2] = taps3(row_of(0), zero, s, lp, ow);
             let [b0, b1, b2] = taps3(row_of(1), zero, s, lp, ow);
             let [c0, c1, c2] = taps3(row_of(2), zero, s, lp, ow);
-            let w = &weights[..9];
-            for x in 0..ow {
-                acc[x] = a0[x] * w[0]
-                    + a1[x] * w[1]
-                    + a2[x] * w[2]
-                    + b0[x] * w[3]
-                    + b1[x] * w[4]
-                    + b2[x] * w[5]
-                    + c0[x] * w[6]
-                    + c1[x] * w[7]
-                    + c2[x] * w[8];
-            }
+            window3x3(
+                acc,
+                [a0, a1, a2, b0, b1, b2, c0, c1, c2],
+                &weights[..9],
+                false,
+            );
         } else {
             acc.fill(0.0);
             for ky in 0..g.kernel_h {
@@ -158,5 +152,27 @@ fn taps3<'a>(
     match row {
         Some(r) => [0, 1, 2].map(|kx| &r[(kx % s) * lp + kx / s..][..ow]),
         None => [&zero[..ow]; 3],
+    }
+}
+
+/// `Σ taps[k][x] · w[k]` over a 3×3 window for every column `x`, written into `acc`, or
+/// added to it with `add`. Every tap slice is `acc.len()` long; the compiler vectorises
+/// along `x`.
+#[inline(always)]
+pub(super) fn window3x3(acc: &mut [f32], taps: [&[f32]; 9], w: &[f32], add: bool) {
+    let n = acc.len();
+    let [a0, a1, a2, b0, b1, b2, c0, c1, c2] = taps.map(|t| &t[..n]);
+    let w = &w[..9];
+    for x in 0..n {
+        let sum = a0[x] * w[0]
+            + a1[x] * w[1]
+            + a2[x] * w[2]
+            + b0[x] * w[3]
+            + b1[x] * w[4]
+            + b2[x] * w[5]
+            + c0[x] * w[6]
+            + c1[x] * w[7]
+            + c2[x] * w[8];
+        acc[x] = if add { acc[x] + sum } else { sum };
     }
 }
