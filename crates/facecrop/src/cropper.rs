@@ -21,6 +21,8 @@ const CANDIDATE_SCORE: f64 = 0.2;
 /// dlib's padding around the mean face for its 150×150 recognition chips.
 const DLIB_PADDING: f64 = 0.25;
 const LANDMARK_INPUT: usize = 112;
+/// The smallest input the tiny detector's retry goes down to.
+const MIN_TINY_INPUT: usize = 128;
 
 /// The detectors and the landmark network, loaded once and shared by every thread.
 pub struct FaceNets {
@@ -160,17 +162,7 @@ impl Cropper {
         threshold: f64,
     ) -> Result<Vec<Detection>> {
         Ok(match kind {
-            DetectorKind::Tiny => self.nets.tiny.detect(
-                image,
-                &TinyOptions {
-                    input_size: kao_models::tiny_detector::fitting_input_size(
-                        image.width(),
-                        image.height(),
-                        self.config.tiny_max_input as usize,
-                    ),
-                    score_threshold: threshold,
-                },
-            )?,
+            DetectorKind::Tiny => self.detect_tiny(image, threshold)?,
             DetectorKind::Ssd => self.nets.ssd.detect(
                 image,
                 &SsdOptions {
@@ -179,6 +171,38 @@ impl Cropper {
                 },
             )?,
         })
+    }
+
+    /// The tiny detector at the input fitted to the photo; when that finds nothing above
+    /// the configured threshold, once more at three quarters of that side (see
+    /// [`CropConfig::tiny_retry_smaller`]), keeping whichever pass found a face.
+    fn detect_tiny(&self, image: &RgbImage, threshold: f64) -> Result<Vec<Detection>> {
+        let fitted = kao_models::tiny_detector::fitting_input_size(
+            image.width(),
+            image.height(),
+            self.config.tiny_max_input as usize,
+        );
+        let run = |input_size: usize| {
+            self.nets.tiny.detect(
+                image,
+                &TinyOptions {
+                    input_size,
+                    score_threshold: threshold,
+                },
+            )
+        };
+        let first = run(fitted)?;
+        let confident = |found: &[Detection]| {
+            found
+                .iter()
+                .any(|d| d.score > f64::from(self.config.score_threshold))
+        };
+        let smaller = (fitted * 3 / 4) / 32 * 32;
+        if !self.config.tiny_retry_smaller || confident(&first) || smaller < MIN_TINY_INPUT {
+            return Ok(first);
+        }
+        let second = run(smaller)?;
+        Ok(if confident(&second) { second } else { first })
     }
 
     /// Landmarks for every detection in one batch, and each face's chip transform.
