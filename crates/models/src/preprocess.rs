@@ -94,10 +94,29 @@ pub fn resize_padded(image: &RgbImage, rect: Rect, size: usize, pad: Pad) -> Res
     // Bilinear is separable: interpolate each needed source row along x once (the taps
     // go down the rows in order, so two cached rows suffice), then blend rows. The
     // arithmetic and its order are those of the per-pixel formula, so values are unchanged.
+    // Each output column's two source columns as byte offsets into a source row (`None`
+    // in the padding), worked out once for all rows.
+    let columns: Vec<(Option<usize>, Option<usize>, f64)> = taps
+        .iter()
+        .map(|&(x0, x1, fx)| {
+            let at = |px: usize| {
+                let x = px.wrapping_sub(off_x);
+                (x < w).then(|| (rect.x as usize + x) * 3)
+            };
+            (at(x0), at(x1), fx)
+        })
+        .collect();
     let horizontal = |y: usize, row: &mut [f64]| {
+        let y = y.wrapping_sub(off_y);
+        if y >= h {
+            row.fill(0.0);
+            return;
+        }
+        let src = &raw[(rect.y as usize + y) * stride..][..stride];
         for c in 0..3 {
-            for (o, &(x0, x1, fx)) in row[c * size..(c + 1) * size].iter_mut().zip(&taps) {
-                let (l, r) = (pixel(y, x0, c), pixel(y, x1, c));
+            let value = |i: Option<usize>| i.map_or(0.0, |i| f64::from(src[i + c]));
+            for (o, &(a, b, fx)) in row[c * size..(c + 1) * size].iter_mut().zip(&columns) {
+                let (l, r) = (value(a), value(b));
                 *o = l + (r - l) * fx;
             }
         }
