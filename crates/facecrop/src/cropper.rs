@@ -84,6 +84,12 @@ impl Cropper {
         self.landmark(image, &detections)
     }
 
+    /// Whether any detection scores above the configured threshold.
+    fn confident(&self, found: &[Detection]) -> bool {
+        let threshold = f64::from(self.config.score_threshold);
+        found.iter().any(|d| d.score > threshold)
+    }
+
     fn fallback(&self) -> Option<DetectorKind> {
         self.config.fallback.filter(|&f| f != self.config.detector)
     }
@@ -93,10 +99,10 @@ impl Cropper {
         let threshold = f64::from(self.config.score_threshold);
         let low = CANDIDATE_SCORE.min(threshold);
         let mut candidates = self.detect(self.config.detector, image, low)?;
-        if !candidates.iter().any(|d| d.score > threshold) {
+        if !self.confident(&candidates) {
             if let Some(fallback) = self.fallback() {
                 let second = self.detect(fallback, image, low)?;
-                if second.iter().any(|d| d.score > threshold) || candidates.is_empty() {
+                if self.confident(&second) || candidates.is_empty() {
                     candidates = second;
                 }
             }
@@ -192,17 +198,16 @@ impl Cropper {
             )
         };
         let first = run(fitted)?;
-        let confident = |found: &[Detection]| {
-            found
-                .iter()
-                .any(|d| d.score > f64::from(self.config.score_threshold))
-        };
         let smaller = (fitted * 3 / 4) / 32 * 32;
-        if !self.config.tiny_retry_smaller || confident(&first) || smaller < MIN_TINY_INPUT {
+        if !self.config.tiny_retry_smaller || self.confident(&first) || smaller < MIN_TINY_INPUT {
             return Ok(first);
         }
         let second = run(smaller)?;
-        Ok(if confident(&second) { second } else { first })
+        Ok(if self.confident(&second) {
+            second
+        } else {
+            first
+        })
     }
 
     /// Landmarks for every detection in one batch, and each face's chip transform.

@@ -18,19 +18,19 @@ pub fn pick(faces: &[Face], width: u32, height: u32, pick: Pick) -> Vec<usize> {
 /// the wrong tag. The crop stage rejects such photos as `ambiguous`.
 pub fn center_is_ambiguous(faces: &[BoxF], width: u32, height: u32) -> bool {
     let (cx, cy) = (width as f32 / 2.0, height as f32 / 2.0);
-    let mut distances: Vec<f32> = faces
-        .iter()
-        .map(|b| {
-            let dx = (b.x - cx).max(cx - (b.x + b.width)).max(0.0);
-            let dy = (b.y - cy).max(cy - (b.y + b.height)).max(0.0);
-            dx.hypot(dy)
-        })
-        .collect();
+    let mut distances: Vec<f32> = faces.iter().map(|b| gap(b, cx, cy)).collect();
     if distances.len() < 2 || distances.contains(&0.0) {
         return false;
     }
     distances.sort_by(f32::total_cmp);
     distances[1] - distances[0] < AMBIGUOUS_MARGIN * width.min(height) as f32
+}
+
+/// Distance from the point `(cx, cy)` to the box `b`: 0 when the point lies inside it.
+fn gap(b: &BoxF, cx: f32, cy: f32) -> f32 {
+    let dx = (b.x - cx).max(cx - (b.x + b.width)).max(0.0);
+    let dy = (b.y - cy).max(cy - (b.y + b.height)).max(0.0);
+    dx.hypot(dy)
 }
 
 /// How much nearer the centre the nearest face must be than the next one, as a fraction
@@ -57,10 +57,8 @@ pub fn pick_boxes(faces: &[BoxF], width: u32, height: u32, pick: Pick) -> Vec<us
                 let contains =
                     cx >= b.x && cx <= b.x + b.width && cy >= b.y && cy <= b.y + b.height;
                 // Distance from the centre to the box (0 inside), then to the box centre.
-                let dx = (b.x - cx).max(cx - (b.x + b.width)).max(0.0);
-                let dy = (b.y - cy).max(cy - (b.y + b.height)).max(0.0);
                 let to_centre = (b.x + b.width / 2.0 - cx).hypot(b.y + b.height / 2.0 - cy);
-                (!contains, dx.hypot(dy), to_centre)
+                (!contains, gap(b, cx, cy), to_centre)
             };
             let best = (0..faces.len())
                 .min_by(|&a, &b| {
