@@ -244,11 +244,7 @@ mod tests {
             let fast = conv.forward(&x)?;
             let reference = conv.forward_reference(&x)?;
             assert_eq!(fast.dims(), reference.dims());
-            let diff = (fast - &reference)?
-                .abs()?
-                .flatten_all()?
-                .max(0)?
-                .to_scalar::<f32>()?;
+            let diff = crate::ops::max_abs_diff(&fast, &reference)?;
             assert!(
                 diff < 1e-4,
                 "{n}x{cin}x{h}x{w} k{k} s{stride} {padding:?}: {diff}"
@@ -256,11 +252,7 @@ mod tests {
             let shortcut = Tensor::randn(0f32, 1.0, reference.dims(), &dev)?;
             let fused = conv.forward_add_relu(&x, &shortcut)?;
             let expected = (reference + shortcut)?.relu()?;
-            let diff = (fused - expected)?
-                .abs()?
-                .flatten_all()?
-                .max(0)?
-                .to_scalar::<f32>()?;
+            let diff = crate::ops::max_abs_diff(&fused, &expected)?;
             assert!(
                 diff < 1e-4,
                 "add-relu {n}x{cin}x{h}x{w} k{k} s{stride} {padding:?}: {diff}"

@@ -209,16 +209,7 @@ mod tests {
             let fused = x.apply(&op).unwrap();
             let unfused = op.forward_unfused(&x).unwrap();
             assert_eq!(fused.dims(), unfused.dims());
-            let diff = (fused - unfused)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .max(0)
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap();
+            let diff = crate::ops::max_abs_diff(&fused, &unfused).unwrap();
             assert!(diff < 1e-5, "{h}×{w}: max difference {diff}");
         }
     }

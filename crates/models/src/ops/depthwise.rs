@@ -203,11 +203,7 @@ mod tests {
                 reference.dims(),
                 "{h}x{w} stride {stride} {padding:?}"
             );
-            let diff = (fast - reference)?
-                .abs()?
-                .flatten_all()?
-                .max(0)?
-                .to_scalar::<f32>()?;
+            let diff = crate::ops::max_abs_diff(&fast, &reference)?;
             assert!(diff < 1e-5, "{h}x{w} stride {stride} {padding:?}: {diff}");
         }
         Ok(())

@@ -57,3 +57,13 @@ pub fn pad_same(
     }
     Ok(x)
 }
+
+/// Largest absolute element-wise difference of two tensors of one shape: the fast kernels'
+/// tests compare against candle's own ops with it.
+#[cfg(test)]
+pub(crate) fn max_abs_diff(
+    a: &candle_core::Tensor,
+    b: &candle_core::Tensor,
+) -> candle_core::Result<f32> {
+    (a - b)?.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()
+}
