@@ -94,6 +94,7 @@ pub fn resize_padded(image: &RgbImage, rect: Rect, size: usize, pad: Pad) -> Res
     // Bilinear is separable: interpolate each needed source row along x once (the taps
     // go down the rows in order, so two cached rows suffice), then blend rows. The
     // arithmetic and its order are those of the per-pixel formula, so values are unchanged.
+    //
     // Each output column's two source columns as byte offsets into a source row (`None`
     // in the padding), worked out once for all rows.
     let columns: Vec<(Option<usize>, Option<usize>, f64)> = taps

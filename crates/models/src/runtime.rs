@@ -1,7 +1,7 @@
 //! Process settings for running the networks many times: call [`tune_process`] once at the
 //! start of a program (the `kao` binary and xtask do), before any thread or tensor exists.
 //!
-//! Memory: the networks allocate and free tensors of a few hundred KiB to a few MiB per layer. With
+//! Memory ([`keep_freed_memory`]): the networks allocate and free tensors of a few hundred KiB to a few MiB per layer. With
 //! glibc's defaults such blocks are mapped fresh or trimmed back to the kernel after each
 //! free, so every layer pays page faults on memory it just released: on the landmark net's
 //! first block (32×56×56 activations) that was 7.0 ms of 14.4 ms at batch 1. Raising the
@@ -13,7 +13,7 @@ const MMAP_THRESHOLD: i32 = 32 << 20;
 /// Free memory at the top of the heap is returned to the kernel only beyond this.
 const TRIM_THRESHOLD: i32 = 256 << 20;
 
-/// Both settings below. Process-global: meant for binaries, not for libraries to call.
+/// The three settings below. Process-global: meant for binaries, not for libraries to call.
 pub fn tune_process() {
     keep_freed_memory();
     elementwise_on_calling_thread();
