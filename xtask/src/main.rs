@@ -1,5 +1,6 @@
 //! Project automation (cargo's xtask pattern): `cargo xtask <task>`.
 
+mod bench_align;
 mod bench_augment;
 mod bench_crop;
 mod bench_detectors;
@@ -24,7 +25,7 @@ struct Cli {
 enum Task {
     /// Run exactly what `.ci/run` runs: fmt check, clippy -D warnings, the tests.
     Ci,
-    /// Run a benchmark: `augment`, `crop`, `models`, `detectors`, `train`, `serve`, `pipeline`.
+    /// Run a benchmark: `augment`, `crop`, `align`, `models`, `detectors`, `train`, `serve`, `pipeline`.
     Bench { what: String },
     /// Check the committed network weights against the npm package (`--verify`).
     Models {
@@ -47,9 +48,10 @@ fn main() -> anyhow::Result<()> {
             "serve" => bench_serve::run(),
             "pipeline" => bench_pipeline::run(),
             "crop" => bench_crop::run(),
+            "align" => bench_align::run(),
             "detectors" => bench_detectors::run_standalone(),
             other => anyhow::bail!(
-                "unknown benchmark {other:?} (augment, crop, models, detectors, train, serve, pipeline)"
+                "unknown benchmark {other:?} (augment, crop, align, models, detectors, train, serve, pipeline)"
             ),
         },
         Task::Pipeline(args) => pipeline::run(args),
