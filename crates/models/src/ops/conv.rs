@@ -1,6 +1,7 @@
 use candle_core::{CpuStorage, Layout, Result, Shape, Tensor};
 
 use super::dense_kernel::{self, DenseEpilogue, Geometry};
+use super::panel_gemm::PackedWeights;
 use super::{pad_same, Padding};
 
 /// A dense 2-D convolution from TF.js HWIO filters, NCHW activations, with an optional
@@ -13,7 +14,8 @@ use super::{pad_same, Padding};
 pub struct Conv2d {
     /// OIHW, as candle's conv2d wants; flattened it is the `[out, in·kh·kw]` gemm operand.
     weight: Tensor,
-    weight_rows: Vec<f32>,
+    /// The same weights packed for [`super::panel_gemm::multiply`].
+    packed: PackedWeights,
     epilogue: DenseEpilogue,
     kernel: (usize, usize),
     stride: usize,
@@ -31,7 +33,11 @@ impl Conv2d {
         let (kh, kw, _i, _o) = filters.dims4()?;
         let weight = filters.permute((3, 2, 0, 1))?.contiguous()?;
         Ok(Conv2d {
-            weight_rows: weight.flatten_all()?.to_vec1()?,
+            packed: PackedWeights::pack(
+                &weight.flatten_all()?.to_vec1::<f32>()?,
+                weight.dims()[0],
+                weight.dims()[1..].iter().product(),
+            ),
             weight,
             epilogue: DenseEpilogue {
                 bias: bias.map(|b| b.flatten_all()?.to_vec1()).transpose()?,
@@ -149,7 +155,7 @@ impl candle_core::CustomOp1 for Conv2d {
         let mut out = vec![0f32; n * g.out_channels * g.out_h * g.out_w];
         dense_kernel::conv2d(
             &data[start..end],
-            &self.weight_rows,
+            &self.packed,
             &g,
             &self.epilogue,
             None,
@@ -197,7 +203,7 @@ impl candle_core::CustomOp2 for AddRelu<'_> {
         let residual = Some(&shortcut[b0..b1]);
         dense_kernel::conv2d(
             &input[a0..a1],
-            &self.0.weight_rows,
+            &self.0.packed,
             &g,
             &self.0.epilogue,
             residual,

@@ -1,5 +1,5 @@
 //! Dense convolution on NCHW `f32` buffers: im2col into cache-sized column tiles, one
-//! single-threaded `gemm` per tile, tiles spread over rayon's threads, and the per-channel
+//! single-threaded product with the packed weights per tile, tiles spread over rayon's threads, and the per-channel
 //! epilogue fused into the copy from the tile's product to the NCHW output.
 //!
 //! Why not candle's `conv2d`: it materialises the whole im2col matrix for the batch (nine
@@ -7,6 +7,8 @@
 //! bias, scale and relu; at batch 1 it splits small matrices across threads badly.
 
 use rayon::prelude::*;
+
+use super::panel_gemm::{self, PackedWeights, PANEL};
 
 /// Shapes of one convolution; padding amounts follow TensorFlow (see [`super::Padding`]).
 #[derive(Debug, Clone, Copy)]
@@ -72,12 +74,12 @@ unsafe impl Send for OutPtr {}
 unsafe impl Sync for OutPtr {}
 
 /// `out[n, co, y, x] = epilogue(Σ weight[co, ci, ky, kx] · input[n, ci, y·s+ky−pt, x·s+kx−pl])`
-/// with zeros outside the input. `weight` is `[out_channels, in_channels·kh·kw]` row-major.
+/// with zeros outside the input. `weight` is `[out_channels, in_channels·kh·kw]`, packed.
 /// With `residual` (shaped as `out`), each result becomes `relu(epilogue(sum) + residual)`:
 /// a ResNet block's closing add and relu without another pass over memory.
 pub fn conv2d(
     input: &[f32],
-    weight: &[f32],
+    weight: &PackedWeights,
     g: &Geometry,
     epilogue: &DenseEpilogue,
     residual: Option<&[f32]>,
@@ -87,7 +89,7 @@ pub fn conv2d(
     let plane = g.out_plane();
     let columns = g.batch * plane;
     assert_eq!(input.len(), g.batch * g.in_channels * g.height * g.width);
-    assert_eq!(weight.len(), g.out_channels * depth);
+    assert_eq!((weight.rows(), weight.depth()), (g.out_channels, depth));
     assert_eq!(out.len(), g.batch * g.out_channels * plane);
     if let Some(r) = residual {
         assert_eq!(r.len(), out.len());
@@ -112,7 +114,8 @@ pub fn conv2d(
             .min(g.out_channels.div_ceil(32))
             .max(1)
     };
-    let rows_per_block = g.out_channels.div_ceil(row_blocks);
+    let rows_per_block = g.out_channels.div_ceil(row_blocks).next_multiple_of(PANEL);
+    let row_blocks = g.out_channels.div_ceil(rows_per_block);
     let out_ptr = OutPtr(out.as_mut_ptr());
     (0..tiles * row_blocks).into_par_iter().for_each_init(
         || (vec![0f32; depth * tile], vec![0f32; rows_per_block * tile]),
@@ -123,30 +126,16 @@ pub fn conv2d(
             let r0 = b * rows_per_block;
             let n_rows = rows_per_block.min(g.out_channels - r0);
             im2col(input, g, c0, n_cols, cols);
-            // SAFETY: the slices hold m×k, k×n and m×n elements with the strides given.
-            unsafe {
-                gemm::gemm(
-                    n_rows,
-                    n_cols,
-                    depth,
-                    product.as_mut_ptr(),
-                    1,
-                    n_cols as isize,
-                    false,
-                    weight.as_ptr().add(r0 * depth),
-                    1,
-                    depth as isize,
-                    cols.as_ptr(),
-                    1,
-                    n_cols as isize,
-                    0.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::None,
-                );
-            }
+            panel_gemm::multiply(
+                weight,
+                r0,
+                n_rows,
+                &cols[..depth * n_cols],
+                n_cols,
+                n_cols,
+                &mut product[..n_rows * n_cols],
+                n_cols,
+            );
             let out = out_ptr;
             for r in 0..n_rows {
                 let co = r0 + r;

@@ -6,6 +6,7 @@ mod dense_kernel;
 mod depthwise;
 mod depthwise_kernel;
 mod epilogue;
+mod panel_gemm;
 mod pointwise;
 pub mod pool;
 
