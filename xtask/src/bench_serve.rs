@@ -1,5 +1,6 @@
 //! `cargo xtask bench serve`: 2,000 predictions of a 250×250 LFW photo at concurrency 16
-//! against the real server on loopback; p50/p99 latency, requests/s, errors, and resident
+//! against the real server on loopback (after 50 sent one at a time, for the latency of a
+//! request on its own); p50/p99 latency, requests/s, errors, and resident
 //! memory after the first 100 requests and after the run.
 //!
 //! `$KAO_BENCH_SERVE_PHOTO` picks another lfw5 photo (`Person/Person_NNNN.jpg`).
@@ -19,6 +20,8 @@ use kao_serve::{ServeConfig, Server};
 
 const REQUESTS: usize = 2_000;
 const CONCURRENCY: usize = 16;
+/// Requests sent one after another before the load test.
+const ALONE: usize = 50;
 const FIRST: usize = 100;
 const KEY: &str = "bench-key";
 const PUBLISHED: &str = "bench";
@@ -119,10 +122,11 @@ async fn fire(
     url: &str,
     photo: &[u8],
     count: usize,
+    concurrency: usize,
 ) -> anyhow::Result<(Vec<Duration>, usize)> {
     let next = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
-    for _ in 0..CONCURRENCY {
+    for _ in 0..concurrency {
         let (http, url, photo, next) = (
             http.clone(),
             url.to_string(),
@@ -184,10 +188,13 @@ async fn bench(work: &Path, photo: Vec<u8>) -> anyhow::Result<()> {
         .pool_max_idle_per_host(CONCURRENCY)
         .build()?;
 
-    let (first, first_errors) = fire(&http, &url, &photo, FIRST).await?;
+    // One request at a time first: the latency a lone client sees, no queueing.
+    let (mut alone, alone_errors) = fire(&http, &url, &photo, ALONE, 1).await?;
+    alone.sort();
+    let (first, first_errors) = fire(&http, &url, &photo, FIRST, CONCURRENCY).await?;
     let rss_first = rss_kib();
     let start = Instant::now();
-    let (rest, rest_errors) = fire(&http, &url, &photo, REQUESTS - FIRST).await?;
+    let (rest, rest_errors) = fire(&http, &url, &photo, REQUESTS - FIRST, CONCURRENCY).await?;
     let wall = start.elapsed().as_secs_f64();
     let rss_end = rss_kib();
 
@@ -202,6 +209,11 @@ async fn bench(work: &Path, photo: Vec<u8>) -> anyhow::Result<()> {
         "serve: {} requests, concurrency {CONCURRENCY}, {concurrency} inference slots, 250x250 JPEG of {} bytes",
         all.len(),
         photo.len()
+    );
+    println!(
+        "alone         {ALONE} sequential requests: p50 {:.1} ms  p90 {:.1} ms  ({alone_errors} errors)",
+        percentile(&alone, 0.5),
+        percentile(&alone, 0.9)
     );
     println!("errors        {errors}");
     println!(
