@@ -9,6 +9,7 @@
 use rayon::prelude::*;
 
 use super::panel_gemm::{self, PackedWeights, PANEL};
+use super::OutPtr;
 
 /// Shapes of one convolution; padding amounts follow TensorFlow (see [`super::Padding`]).
 #[derive(Debug, Clone, Copy)]
@@ -66,12 +67,6 @@ impl DenseEpilogue {
 /// im2col tiles aim at this many floats (≈192 KiB): the tile and the gemm's packed copy of
 /// it stay in the 512 KiB L2 of the cores this was tuned on.
 const TILE_FLOATS: usize = 48 * 1024;
-
-/// A raw output pointer shared by the workers; each writes a disjoint set of elements.
-#[derive(Clone, Copy)]
-struct OutPtr(*mut f32);
-unsafe impl Send for OutPtr {}
-unsafe impl Sync for OutPtr {}
 
 /// `out[n, co, y, x] = epilogue(Σ weight[co, ci, ky, kx] · input[n, ci, y·s+ky−pt, x·s+kx−pl])`
 /// with zeros outside the input. `weight` is `[out_channels, in_channels·kh·kw]`, packed.
@@ -136,7 +131,6 @@ pub fn conv2d(
                 &mut product[..n_rows * n_cols],
                 n_cols,
             );
-            let out = out_ptr;
             for r in 0..n_rows {
                 let co = r0 + r;
                 let row = &product[r * n_cols..(r + 1) * n_cols];
@@ -147,7 +141,7 @@ pub fn conv2d(
                     let dst = (img * g.out_channels + co) * plane + p;
                     // SAFETY: (img, co, p..p+run) is inside `out` and owned by this
                     // (tile, row block) pair alone.
-                    let dst_run = unsafe { std::slice::from_raw_parts_mut(out.0.add(dst), run) };
+                    let dst_run = unsafe { std::slice::from_raw_parts_mut(out_ptr.at(dst), run) };
                     let sums = &row[j..j + run];
                     match residual {
                         None => {

@@ -16,6 +16,21 @@ pub use depthwise::DepthwiseConv2d;
 pub use epilogue::{Activation, Epilogue};
 pub use pointwise::PointwiseConv2d;
 
+/// A raw output pointer shared by a kernel's rayon tasks, each of which writes a disjoint
+/// set of elements (columns of the same rows, which no `&mut` slice can split).
+#[derive(Clone, Copy)]
+pub(crate) struct OutPtr(pub(crate) *mut f32);
+// SAFETY: only the pointer is shared; the kernels using it keep the tasks' writes disjoint.
+unsafe impl Send for OutPtr {}
+unsafe impl Sync for OutPtr {}
+
+impl OutPtr {
+    /// A method, so closures capture the whole (`Send`) wrapper rather than its raw field.
+    pub(crate) fn at(self, offset: usize) -> *mut f32 {
+        self.0.wrapping_add(offset)
+    }
+}
+
 /// TensorFlow padding: `Valid` adds none; `Same` gives `ceil(in / stride)` outputs with
 /// the total padding split `floor(total/2)` before and the rest after (asymmetric, unlike
 /// candle's symmetric padding).

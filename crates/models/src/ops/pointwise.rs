@@ -3,6 +3,7 @@ use rayon::prelude::*;
 
 use super::epilogue::{Activation, Epilogue};
 use super::panel_gemm::{self, PackedWeights};
+use super::OutPtr;
 
 /// A 1×1 convolution as a matrix product per image: `[Cout, Cin] × [Cin, H·W]`. It
 /// holds most of a depthwise-separable network's FLOPs. On the CPU the input plane is the
@@ -62,19 +63,6 @@ impl PointwiseConv2d {
         let y = self.weight.broadcast_left(n)?.matmul(&x)?;
         self.epilogue
             .forward(y.reshape((n, self.out_channels(), h, w))?)
-    }
-}
-
-/// A raw output pointer shared by the workers; each writes a disjoint set of elements.
-#[derive(Clone, Copy)]
-struct OutPtr(*mut f32);
-unsafe impl Send for OutPtr {}
-unsafe impl Sync for OutPtr {}
-
-impl OutPtr {
-    /// A method, so closures capture the whole (Send) wrapper rather than its raw field.
-    fn at(self, offset: usize) -> *mut f32 {
-        self.0.wrapping_add(offset)
     }
 }
 
