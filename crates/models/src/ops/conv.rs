@@ -152,15 +152,18 @@ impl candle_core::CustomOp1 for Conv2d {
         };
         let (n, c, h, w) = layout.shape().dims4()?;
         let g = self.geometry(n, c, h, w)?;
-        let mut out = vec![0f32; n * g.out_channels * g.out_h * g.out_w];
+        let len = n * g.out_channels * g.out_h * g.out_w;
+        let mut out = Vec::with_capacity(len);
         dense_kernel::conv2d(
             &data[start..end],
             &self.packed,
             &g,
             &self.epilogue,
             None,
-            &mut out,
+            &mut out.spare_capacity_mut()[..len],
         );
+        // SAFETY: the kernel writes every output element.
+        unsafe { out.set_len(len) };
         Ok((
             CpuStorage::F32(out),
             Shape::from((n, g.out_channels, g.out_h, g.out_w)),
@@ -199,7 +202,8 @@ impl candle_core::CustomOp2 for AddRelu<'_> {
                 l2.shape()
             );
         }
-        let mut out = vec![0f32; shape.elem_count()];
+        let len = shape.elem_count();
+        let mut out = Vec::with_capacity(len);
         let residual = Some(&shortcut[b0..b1]);
         dense_kernel::conv2d(
             &input[a0..a1],
@@ -207,8 +211,10 @@ impl candle_core::CustomOp2 for AddRelu<'_> {
             &g,
             &self.0.epilogue,
             residual,
-            &mut out,
+            &mut out.spare_capacity_mut()[..len],
         );
+        // SAFETY: the kernel writes every output element.
+        unsafe { out.set_len(len) };
         Ok((CpuStorage::F32(out), shape))
     }
 }

@@ -6,6 +6,8 @@
 //! times the activations for a 3×3 conv, far beyond cache), then needs separate passes for
 //! bias, scale and relu; at batch 1 it splits small matrices across threads badly.
 
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
 use super::panel_gemm::{self, PackedWeights, PANEL};
@@ -78,7 +80,7 @@ pub fn conv2d(
     g: &Geometry,
     epilogue: &DenseEpilogue,
     residual: Option<&[f32]>,
-    out: &mut [f32],
+    out: &mut [MaybeUninit<f32>],
 ) {
     let depth = g.depth();
     let plane = g.out_plane();
@@ -111,7 +113,7 @@ pub fn conv2d(
     };
     let rows_per_block = g.out_channels.div_ceil(row_blocks).next_multiple_of(PANEL);
     let row_blocks = g.out_channels.div_ceil(rows_per_block);
-    let out_ptr = OutPtr(out.as_mut_ptr());
+    let out_ptr = OutPtr(out.as_mut_ptr().cast::<f32>());
     (0..tiles * row_blocks).into_par_iter().for_each_init(
         || (vec![0f32; depth * tile], vec![0f32; rows_per_block * tile]),
         |(cols, product), item| {
@@ -140,20 +142,22 @@ pub fn conv2d(
                     let run = (plane - p).min(n_cols - j);
                     let dst = (img * g.out_channels + co) * plane + p;
                     // SAFETY: (img, co, p..p+run) is inside `out` and owned by this
-                    // (tile, row block) pair alone.
-                    let dst_run = unsafe { std::slice::from_raw_parts_mut(out_ptr.at(dst), run) };
+                    // (tile, row block) pair alone; it may be uninitialised, so it is only
+                    // written, as `MaybeUninit`.
+                    let dst_run: &mut [MaybeUninit<f32>] =
+                        unsafe { std::slice::from_raw_parts_mut(out_ptr.at(dst).cast(), run) };
                     let sums = &row[j..j + run];
                     match residual {
                         None => {
                             for (d, &v) in dst_run.iter_mut().zip(sums) {
-                                *d = epilogue.apply(co, v);
+                                d.write(epilogue.apply(co, v));
                             }
                         }
                         Some(res) => {
                             for ((d, &v), &r) in
                                 dst_run.iter_mut().zip(sums).zip(&res[dst..dst + run])
                             {
-                                *d = (epilogue.apply(co, v) + r).max(0.0);
+                                d.write((epilogue.apply(co, v) + r).max(0.0));
                             }
                         }
                     }
