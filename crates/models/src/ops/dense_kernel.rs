@@ -217,12 +217,21 @@ fn gather_row(src: &[f32], stride: usize, offset: isize, ox0: usize, seg: &mut [
         seg[before + inside..].fill(0.0);
         return;
     }
-    for (i, v) in seg.iter_mut().enumerate() {
-        let ix = ((ox0 + i) * stride) as isize + offset;
-        *v = if (0..w).contains(&ix) {
-            src[ix as usize]
-        } else {
-            0.0
-        };
+    // Outputs i with 0 ≤ (ox0 + i)·stride + offset < w form one range: zeros around a plain
+    // strided copy, with no bounds test per element.
+    let s = stride as isize;
+    let first = ox0 as isize * s + offset;
+    let lo = ((-first).max(0) as usize).div_ceil(stride).min(seg.len());
+    let hi = ((w - first).max(0) as usize)
+        .div_ceil(stride)
+        .clamp(lo, seg.len());
+    seg[..lo].fill(0.0);
+    seg[hi..].fill(0.0);
+    if hi > lo {
+        let start = (first + lo as isize * s) as usize;
+        let inside = src[start..].iter().step_by(stride);
+        for (v, &x) in seg[lo..hi].iter_mut().zip(inside) {
+            *v = x;
+        }
     }
 }
