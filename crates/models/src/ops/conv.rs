@@ -8,11 +8,11 @@ use super::{pad_same, Padding};
 /// fused epilogue: `+ bias`, then `* scale + shift` (dlib's folded batch norm), then relu,
 /// each step rounded to f32 as the separate tfjs ops are.
 ///
-/// On the CPU it runs [`dense_kernel::conv2d`] (cache-tiled im2col + gemm, epilogue fused);
-/// on other devices candle's `conv2d` and tensor ops.
+/// On the CPU it runs [`dense_kernel::conv2d`] (cache-tiled im2col + packed-weight product,
+/// epilogue fused); on other devices candle's `conv2d` and tensor ops.
 #[derive(Debug, Clone)]
 pub struct Conv2d {
-    /// OIHW, as candle's conv2d wants; flattened it is the `[out, in·kh·kw]` gemm operand.
+    /// OIHW, as candle's conv2d wants (the non-CPU path and the reference).
     weight: Tensor,
     /// The same weights packed for [`super::panel_gemm::multiply`].
     packed: PackedWeights,

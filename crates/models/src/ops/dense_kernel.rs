@@ -1,6 +1,7 @@
 //! Dense convolution on NCHW `f32` buffers: im2col into cache-sized column tiles, one
-//! single-threaded product with the packed weights per tile, tiles spread over rayon's threads, and the per-channel
-//! epilogue fused into the copy from the tile's product to the NCHW output.
+//! single-threaded product with the packed weights per tile, tiles spread over rayon's
+//! threads, and the per-channel epilogue fused into the copy from the tile's product to the
+//! NCHW output.
 //!
 //! Why not candle's `conv2d`: it materialises the whole im2col matrix for the batch (nine
 //! times the activations for a 3×3 conv, far beyond cache), then needs separate passes for
@@ -66,10 +67,6 @@ impl DenseEpilogue {
     }
 }
 
-/// im2col tiles aim at this many floats (≈192 KiB): the tile and the gemm's packed copy of
-/// it stay in the 512 KiB L2 of the cores this was tuned on.
-const TILE_FLOATS: usize = 48 * 1024;
-
 /// `out[n, co, y, x] = epilogue(Σ weight[co, ci, ky, kx] · input[n, ci, y·s+ky−pt, x·s+kx−pl])`
 /// with zeros outside the input. `weight` is `[out_channels, in_channels·kh·kw]`, packed.
 /// With `residual` (shaped as `out`), each result becomes `relu(epilogue(sum) + residual)`:
@@ -95,12 +92,7 @@ pub fn conv2d(
         return;
     }
     let threads = rayon::current_num_threads().max(1);
-    // Wide enough tiles for the gemm microkernel to run at speed, few enough columns to
-    // stay in cache, and at least one tile per thread when there are columns to share.
-    let mut tile = (TILE_FLOATS / depth).clamp(32, 1024);
-    tile = tile
-        .min(columns.div_ceil(threads).next_multiple_of(8))
-        .max(8);
+    let tile = panel_gemm::columns_per_task(depth, columns, threads, (32, 1024));
     let tiles = columns.div_ceil(tile);
     // Too few tiles to keep every thread busy (deep layers, batch 1): split output channels.
     let row_blocks = if tiles >= threads {

@@ -18,6 +18,25 @@ const COLUMNS: usize = 6;
 /// columns, where a whole deep panel (2,304 steps, 144 KiB) would stream from L2 for each.
 const DEPTH_BLOCK: usize = 256;
 
+/// The right operand's block per task aims at this many floats (≈192 KiB): the block and
+/// the output it feeds stay in the 512 KiB L2 of the cores this was tuned on.
+const B_BLOCK_FLOATS: usize = 48 * 1024;
+
+/// How many columns of `B` one task should take: a block of about [`B_BLOCK_FLOATS`]
+/// (wide enough for the microkernel, few enough columns to stay in cache) within `bounds`,
+/// and no more than an even share of `columns` over `threads`, so each thread gets work.
+pub fn columns_per_task(
+    depth: usize,
+    columns: usize,
+    threads: usize,
+    bounds: (usize, usize),
+) -> usize {
+    (B_BLOCK_FLOATS / depth.max(1))
+        .clamp(bounds.0, bounds.1)
+        .min(columns.div_ceil(threads.max(1)).next_multiple_of(8))
+        .max(8)
+}
+
 /// `[rows, depth]` weights as panels of [`PANEL`] rows, each stored `[depth][PANEL]` so one
 /// step of the sum reads 16 consecutive floats; rows past the end are zero.
 #[derive(Debug, Clone)]

@@ -17,9 +17,6 @@ pub struct PointwiseConv2d {
     epilogue: Epilogue,
 }
 
-/// Columns per task aim at this many input floats (≈192 KiB, as the dense kernel's tiles).
-const BLOCK_FLOATS: usize = 48 * 1024;
-
 impl PointwiseConv2d {
     /// `filters` is TF.js `[1, 1, Cin, Cout]`, `bias` `[Cout]`.
     pub fn from_hwio(filters: &Tensor, bias: Option<Tensor>) -> Result<Self> {
@@ -90,10 +87,8 @@ impl candle_core::CustomOp1 for PointwiseConv2d {
         let mut out = Vec::<f32>::with_capacity(len);
         let dst = OutPtr(out.as_mut_ptr());
         if plane > 0 && cout > 0 {
-            let threads = rayon::current_num_threads().max(1);
-            let block = (BLOCK_FLOATS / cin.max(1))
-                .clamp(48, 4096)
-                .min(plane.div_ceil(threads).next_multiple_of(8));
+            let threads = rayon::current_num_threads();
+            let block = panel_gemm::columns_per_task(cin, plane, threads, (48, 4096));
             let blocks = plane.div_ceil(block);
             (0..n * blocks).into_par_iter().for_each(|item| {
                 let (img, j0) = (item / blocks, (item % blocks) * block);
@@ -112,9 +107,12 @@ impl candle_core::CustomOp1 for PointwiseConv2d {
                         dst.at(out0),
                         plane,
                     );
-                    for co in (0..cout).filter(|_| !self.epilogue.is_identity()) {
-                        let run = std::slice::from_raw_parts_mut(dst.at(out0 + co * plane), cols);
-                        self.epilogue.apply_channel(co, run);
+                    if !self.epilogue.is_identity() {
+                        for co in 0..cout {
+                            let run =
+                                std::slice::from_raw_parts_mut(dst.at(out0 + co * plane), cols);
+                            self.epilogue.apply_channel(co, run);
+                        }
                     }
                 }
             });
