@@ -17,13 +17,7 @@ use kao_split::{split_chips, SplitOptions};
 const MATCH_DISTANCE: f32 = 0.6;
 
 pub fn run() -> anyhow::Result<()> {
-    let shared = std::env::var_os("KAO_SHARED").unwrap_or_else(|| "../shared".into());
-    let lfw5 = std::path::Path::new(&shared).join("datasets/lfw5");
-    anyhow::ensure!(
-        lfw5.is_dir(),
-        "{} is missing (set KAO_SHARED)",
-        lfw5.display()
-    );
+    let lfw5 = crate::datasets::dataset("lfw5")?;
     let nets = Arc::new(FaceNets::load(&candle_core::Device::Cpu)?);
     let embedder = Embedder::load_default()?;
     println!("| alignment | validation chips | same person, mean | different people, mean | d′ | pairs right at {MATCH_DISTANCE} |");

@@ -120,10 +120,7 @@ fn checksum(img: &RgbImage) -> u64 {
 }
 
 fn load_photos() -> anyhow::Result<Vec<RgbImage>> {
-    let shared = std::env::var_os("KAO_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("../shared"));
-    let dir = shared.join("datasets/lfw5/George_W_Bush");
+    let dir = crate::datasets::dataset("lfw5")?.join("George_W_Bush");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .with_context(|| format!("cannot list {} (set KAO_SHARED)", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))

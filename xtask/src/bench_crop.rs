@@ -20,13 +20,7 @@ struct Run {
 }
 
 pub fn run() -> anyhow::Result<()> {
-    let shared = std::env::var_os("KAO_SHARED").unwrap_or_else(|| "../shared".into());
-    let lfw5 = std::path::Path::new(&shared).join("datasets/lfw5");
-    anyhow::ensure!(
-        lfw5.is_dir(),
-        "{} is missing (set KAO_SHARED)",
-        lfw5.display()
-    );
+    let lfw5 = crate::datasets::dataset("lfw5")?;
     let nets = Arc::new(FaceNets::load(&candle_core::Device::Cpu)?);
     let embedder = Embedder::load_default()?;
     let default = CropConfig::default();

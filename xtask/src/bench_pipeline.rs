@@ -17,14 +17,7 @@ const DOC: &str = "docs/benchmarks.md";
 const SECTION: &str = "## Pipeline (`cargo xtask bench pipeline`)";
 
 pub fn run() -> anyhow::Result<()> {
-    let shared =
-        PathBuf::from(std::env::var_os("KAO_SHARED").unwrap_or_else(|| "../shared".into()));
-    let lfw5 = shared.join("datasets/lfw5");
-    anyhow::ensure!(
-        lfw5.is_dir(),
-        "{} is missing (set KAO_SHARED)",
-        lfw5.display()
-    );
+    let lfw5 = crate::datasets::dataset("lfw5")?;
     let work = PathBuf::from(
         std::env::var_os("KAO_BENCH_WORK").unwrap_or_else(|| "work/bench-pipeline".into()),
     );

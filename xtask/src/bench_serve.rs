@@ -28,16 +28,16 @@ const PUBLISHED: &str = "bench";
 const PEOPLE: [&str; 3] = ["Colin_Powell", "Donald_Rumsfeld", "Tony_Blair"];
 
 pub fn run() -> anyhow::Result<()> {
-    let shared = shared()?;
+    let lfw5 = crate::datasets::dataset("lfw5")?;
     let work = match std::env::var_os("KAO_BENCH_SERVE_WORK") {
         Some(w) => PathBuf::from(w),
-        None => prepare(&shared)?,
+        None => prepare(&lfw5)?,
     };
     // The photo is the variable that matters most: one the tiny detector finds costs one
     // detector pass, one it misses also runs the SSD fallback (docs/crop.md).
     let photo = std::env::var("KAO_BENCH_SERVE_PHOTO")
         .unwrap_or_else(|_| "Colin_Powell/Colin_Powell_0030.jpg".into());
-    let photo_path = shared.join("datasets/lfw5").join(photo);
+    let photo_path = lfw5.join(photo);
     let photo = std::fs::read(&photo_path)
         .with_context(|| format!("cannot read {}", photo_path.display()))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -46,17 +46,7 @@ pub fn run() -> anyhow::Result<()> {
     runtime.block_on(bench(&work, photo))
 }
 
-fn shared() -> anyhow::Result<PathBuf> {
-    let dir = std::env::var_os("KAO_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("../shared"));
-    if !dir.join("datasets/lfw5").is_dir() {
-        bail!("{}: no datasets/lfw5 (set KAO_SHARED)", dir.display());
-    }
-    Ok(dir)
-}
-
-fn prepare(shared: &Path) -> anyhow::Result<PathBuf> {
+fn prepare(lfw5: &Path) -> anyhow::Result<PathBuf> {
     let root = PathBuf::from("target/bench-serve");
     let work_path = root.join("work");
     let work = WorkDir::new(&work_path);
@@ -76,11 +66,8 @@ fn prepare(shared: &Path) -> anyhow::Result<PathBuf> {
         std::fs::create_dir_all(&dir)?;
         for n in 1..=15 {
             let name = format!("{person}_{n:04}.jpg");
-            std::fs::copy(
-                shared.join("datasets/lfw5").join(person).join(&name),
-                dir.join(&name),
-            )
-            .with_context(|| format!("cannot copy {name}"))?;
+            std::fs::copy(lfw5.join(person).join(&name), dir.join(&name))
+                .with_context(|| format!("cannot copy {name}"))?;
         }
     }
     let nets = kao_facecrop::FaceNets::load(&candle_core::Device::Cpu)?;

@@ -15,8 +15,7 @@ fn prepare(work: &WorkDir) -> anyhow::Result<()> {
     if work.splits().exists() {
         return Ok(());
     }
-    let shared = std::env::var_os("KAO_SHARED").unwrap_or_else(|| "../shared".into());
-    let source = std::path::Path::new(&shared).join("datasets/lfw5");
+    let source = crate::datasets::dataset("lfw5")?;
     let nets = kao_facecrop::FaceNets::load(&candle_core::Device::Cpu)?;
     let cropper = kao_facecrop::Cropper::new(std::sync::Arc::new(nets), Default::default());
     let start = Instant::now();
@@ -130,8 +129,7 @@ pub fn run() -> anyhow::Result<()> {
     }
 
     // Accuracy of each head through the same calls as `kao train` and `kao eval`.
-    let shared = std::env::var_os("KAO_SHARED").unwrap_or_else(|| "../shared".into());
-    let multiface = std::path::Path::new(&shared).join("datasets/multiface");
+    let multiface = crate::datasets::dataset("multiface")?;
     for head in HeadKind::ALL {
         let config = TrainConfig {
             head,

@@ -9,6 +9,7 @@ mod bench_pipeline;
 mod bench_serve;
 mod bench_train;
 mod ci;
+mod datasets;
 mod models;
 mod pipeline;
 
