@@ -6,6 +6,7 @@ mod crawl;
 mod crop;
 mod detect;
 mod eval;
+mod import;
 mod inspect;
 mod iterations;
 mod logging;
@@ -47,5 +48,6 @@ fn run(cli: args::Cli) -> anyhow::Result<std::process::ExitCode> {
         args::Command::Publish(a) => publish::run(&cli.global, a),
         args::Command::Serve(a) => serve::run(&cli.global, a),
         args::Command::Pipeline(a) => pipeline::run(&cli.global, a),
+        args::Command::Import(a) => import::run(&cli.global, a),
     }
 }

@@ -3,6 +3,8 @@
 mod crawl;
 mod crop;
 mod inspect;
+mod server;
 mod train;
+mod training_api;
 
 pub use kao_testdata::shared;
