@@ -2,6 +2,7 @@
 
 mod crawl;
 mod crop;
+mod durability;
 mod inspect;
 mod server;
 mod train;

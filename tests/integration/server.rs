@@ -14,7 +14,6 @@ pub const PREDICTION_KEY: &str = "test-prediction-key-0123456789abcd";
 pub struct Kao {
     child: Child,
     pub base: String,
-    pub root: PathBuf,
 }
 
 impl Kao {
@@ -48,21 +47,13 @@ impl Kao {
         };
         // Keep reading so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Kao {
-            child,
-            base,
-            root: root.to_path_buf(),
-        }
+        Kao { child, base }
     }
 
     /// SIGKILL, no chance to clean up: what a crash or a power cut leaves.
     pub fn kill(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-
-    pub fn training(&self, path: &str) -> String {
-        format!("{}/customvision/v3.3/training{path}", self.base)
     }
 
     pub fn client(&self) -> Api {
