@@ -50,7 +50,7 @@ fn serve(config: &PipelineConfig, report: &PipelineReport) -> anyhow::Result<Exi
     if report.published_name.is_none() {
         anyhow::bail!("--serve: nothing is published (did the run stop before `publish`?)");
     }
-    crate::serve::serve(kao_serve::ServeConfig::for_pipeline(&config))
+    crate::serve::serve(kao_serve::ServeConfig::for_pipeline(config))
 }
 
 /// One bar for the stage phase in progress; a line per stage as it ends.

@@ -60,7 +60,10 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-fn statuses(v: &Value) -> Vec<(String, Option<String>)> {
+/// An uploaded image's status and, when it went in, its id.
+type Status = (String, Option<String>);
+
+fn statuses(v: &Value) -> Vec<Status> {
     v["images"]
         .as_array()
         .unwrap_or(&Vec::new())
@@ -120,7 +123,7 @@ async fn sixteen_clients_upload_a_thousand_photos_while_another_project_trains()
 
     // 16 clients, each its sixteenth in batches of up to 48; every other batch also repeats
     // four photos of another client's share, so the same photo can arrive twice at once.
-    let results: Arc<Mutex<Vec<(String, Option<String>)>>> = Arc::default();
+    let results: Arc<Mutex<Vec<Status>>> = Arc::default();
     let mut repeats = 0usize;
     let mut tasks = Vec::new();
     for client in 0..16 {

@@ -8,6 +8,7 @@ mod bench_models;
 mod bench_pipeline;
 mod bench_serve;
 mod bench_train;
+mod bench_training_api;
 mod ci;
 mod datasets;
 mod models;
@@ -26,7 +27,7 @@ struct Cli {
 enum Task {
     /// Run exactly what `.ci/run` runs: fmt check, clippy -D warnings, the tests.
     Ci,
-    /// Run a benchmark: `augment`, `crop`, `align`, `models`, `detectors`, `train`, `serve`, `pipeline`.
+    /// Run a benchmark: `augment`, `crop`, `align`, `models`, `detectors`, `train`, `serve`, `pipeline`, `training-api`.
     Bench { what: String },
     /// Check the committed network weights against the npm package (`--verify`).
     Models {
@@ -48,11 +49,12 @@ fn main() -> anyhow::Result<()> {
             "models" => bench_models::run(),
             "serve" => bench_serve::run(),
             "pipeline" => bench_pipeline::run(),
+            "training-api" => bench_training_api::run(),
             "crop" => bench_crop::run(),
             "align" => bench_align::run(),
             "detectors" => bench_detectors::run_standalone(),
             other => anyhow::bail!(
-                "unknown benchmark {other:?} (augment, crop, align, models, detectors, train, serve, pipeline)"
+                "unknown benchmark {other:?} (augment, crop, align, models, detectors, train, serve, pipeline, training-api)"
             ),
         },
         Task::Pipeline(args) => pipeline::run(args),

@@ -33,6 +33,9 @@ struct Analysed {
     height: u32,
 }
 
+/// Where an upload's file went (relative path, whether this upload wrote it), or why not.
+type Written = std::result::Result<(String, bool), String>;
+
 struct Prepared {
     source: String,
     tag_ids: Vec<String>,
@@ -239,8 +242,7 @@ impl Store {
 
         // Files first, in parallel (each write is fsync'd), then one transaction for the rows.
         let mut first_of: HashMap<String, usize> = HashMap::new();
-        let mut written: Vec<Option<std::result::Result<(String, bool), String>>> =
-            (0..prepared.len()).map(|_| None).collect();
+        let mut written: Vec<Option<Written>> = (0..prepared.len()).map(|_| None).collect();
         let to_write: Vec<(usize, String)> = prepared
             .iter()
             .enumerate()
@@ -257,7 +259,7 @@ impl Store {
                 ))
             })
             .collect();
-        let results: Vec<(usize, std::result::Result<(String, bool), String>)> = to_write
+        let results: Vec<(usize, Written)> = to_write
             .into_par_iter()
             .map(|(i, rel)| {
                 let a = prepared[i].result.as_ref().expect("analysed");

@@ -36,6 +36,9 @@ pub(crate) struct ProjectLocks {
     pub manifest: Mutex<Option<Arc<Manifest<kao_crawl::RawRecord>>>>,
 }
 
+/// (project id, iteration number in its work dir).
+type IterationKey = (String, u32);
+
 /// Every project under one root. Cheap to share (`Arc`); every method is blocking and
 /// thread-safe.
 pub struct Store {
@@ -45,7 +48,7 @@ pub struct Store {
     locks: Mutex<HashMap<String, Arc<ProjectLocks>>>,
     pub(crate) trainer: Trainer,
     scores: Mutex<HashMap<(String, u32), Arc<crate::performance::Scored>>>,
-    predictors: Mutex<Vec<((String, u32), Arc<kao_infer::Predictor>)>>,
+    predictors: Mutex<Vec<(IterationKey, Arc<kao_infer::Predictor>)>>,
 }
 
 /// How [`Store::open`] starts.
