@@ -283,6 +283,129 @@ async fn error_paths_answer_custom_vision_codes() {
         .map(|t| t["name"].as_str().unwrap())
         .collect();
     assert_eq!(tags.len(), 2, "{p}");
+
+    // The test photos with their predictions, and their signed URIs (no key needed; a
+    // tampered signature is refused).
+    let n = api
+        .ok(
+            "GET",
+            &format!("/projects/{project}/iterations/{id}/performance/images/count"),
+            None,
+        )
+        .await;
+    let images = api
+        .ok(
+            "GET",
+            &format!("/projects/{project}/iterations/{id}/performance/images?take=50"),
+            None,
+        )
+        .await;
+    let images = images.as_array().unwrap();
+    assert!(
+        n.as_u64().unwrap() >= 2 && images.len() as u64 == n.as_u64().unwrap(),
+        "{n}"
+    );
+    assert!(
+        images[0]["predictions"].as_array().unwrap().len() == 2,
+        "{}",
+        images[0]
+    );
+    let uri = images[0]["thumbnailUri"].as_str().unwrap();
+    let r = http.get(uri).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let thumb = r.bytes().await.unwrap();
+    assert!(image::load_from_memory(&thumb).is_ok());
+    let r = http.get(uri.replace("sig=", "sig=0")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let faces = api
+        .ok(
+            "GET",
+            &format!(
+                "/projects/{project}/images/{}/faces",
+                images[0]["id"].as_str().unwrap()
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(faces["cropped"], true, "{faces}");
+    assert_eq!(faces["faces"].as_array().unwrap().len(), 1, "{faces}");
+
+    // URL uploads are refused per image while the server does not fetch URLs.
+    let (status, v) = api
+        .post(
+            &format!("/projects/{project}/images/urls"),
+            Some(serde_json::json!({"images": [{"url": "http://127.0.0.1:9/a.jpg"}]})),
+        )
+        .await;
+    assert_eq!(status, 207, "{v}");
+    assert_eq!(v["images"][0]["status"], "ErrorSource", "{v}");
+
+    // Stored predictions (the Predictions tab): on for the project, a published
+    // iteration's answers are kept and can become training images.
+    api.ok(
+        "PATCH",
+        &format!("/projects/{project}"),
+        Some(serde_json::json!({"settings": {"storePredictions": true}})),
+    )
+    .await;
+    assert_eq!(
+        api.ok(
+            "POST",
+            &format!("/projects/{project}/iterations/{id}/publish?publishName=p&predictionId=x"),
+            None
+        )
+        .await,
+        true
+    );
+    let held_back = std::fs::read(&photos(&lfw5, "Tony_Blair", 40..41)[0]).unwrap();
+    let r = http
+        .post(format!(
+            "{}/customvision/v3.1/prediction/{project}/classify/iterations/p/image",
+            kao.base
+        ))
+        .header("Prediction-Key", PREDICTION_KEY)
+        .body(held_back)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let answer: Value = r.json().await.unwrap();
+    assert_eq!(
+        answer["predictions"][0]["tagName"], "Tony_Blair",
+        "{answer}"
+    );
+    assert_eq!(
+        answer["iteration"], id,
+        "the prediction names the Training API's iteration"
+    );
+    let stored = api
+        .ok(
+            "POST",
+            &format!("/projects/{project}/predictions/query"),
+            Some(serde_json::json!({})),
+        )
+        .await;
+    let results = stored["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1, "{stored}");
+    assert_eq!(results[0]["id"], answer["id"]);
+    let before = api
+        .ok("GET", &format!("/projects/{project}/images/count"), None)
+        .await;
+    let (status, v) = api
+        .post(
+            &format!("/projects/{project}/images/predictions"),
+            Some(serde_json::json!({"images": [{"id": answer["id"], "tagIds": [b]}]})),
+        )
+        .await;
+    assert_eq!(
+        (status, v["images"][0]["status"].as_str()),
+        (200, Some("OK")),
+        "{v}"
+    );
+    let after = api
+        .ok("GET", &format!("/projects/{project}/images/count"), None)
+        .await;
+    assert_eq!(after.as_u64().unwrap(), before.as_u64().unwrap() + 1);
 }
 
 fn uuid_like() -> String {
