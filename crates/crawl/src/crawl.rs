@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use futures_util::stream::{self, Stream, StreamExt};
-use kao_dataset::{read_manifest, Manifest, WorkDir};
+use kao_dataset::{read_manifest, Manifest, WalkEntry, WorkDir};
 use url::Url;
 
 use crate::archive::{self, ArchiveKind, Take};
@@ -225,12 +225,14 @@ impl Ctx<'_> {
                     .await
                     .map(|f| f.bytes)
             }
-            ItemKind::File(path) => {
-                let max = self.opts.max_bytes;
-                tokio::task::spawn_blocking(move || read_capped(&path, max))
-                    .await
-                    .unwrap_or_else(|e| Err(Reject::new("io", e.to_string())))
-            }
+            // Refused from its metadata when it is not a regular file or is over the
+            // byte limit; never read past the limit.
+            ItemKind::File(path) => tokio::task::spawn_blocking(move || {
+                kao_image::read_limited(&path, &limits)
+                    .map_err(|e| Reject::new(e.kind(), e.reason()))
+            })
+            .await
+            .unwrap_or_else(|e| Err(Reject::new("io", e.to_string()))),
         };
         let result = match bytes {
             Err(r) => Err(r),
@@ -489,26 +491,22 @@ impl Ctx<'_> {
                 dir.display()
             )));
         }
-        let mut items = Vec::new();
-        let walk = walkdir::WalkDir::new(&root)
-            .sort_by_file_name()
-            .into_iter()
-            .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
-        for entry in walk {
-            let entry = entry.map_err(|e| CrawlError::Io {
-                path: e.path().map_or_else(|| root.clone(), Path::to_path_buf),
-                source: e
-                    .into_io_error()
-                    .unwrap_or_else(|| std::io::Error::other("folder loop")),
-            })?;
-            if entry.file_type().is_file() {
-                items.push(Item {
-                    source: entry.path().display().to_string(),
+        // An entry that cannot be read (link loop, dangling link, FIFO, device) is a
+        // rejected item with its reason; the walk goes on.
+        let mut items: Vec<Item> = kao_dataset::walk_files(&root)
+            .map(|entry| match entry {
+                WalkEntry::File(path) => Item {
+                    source: path.display().to_string(),
                     referrer: None,
-                    kind: ItemKind::File(entry.into_path()),
-                });
-            }
-        }
+                    kind: ItemKind::File(path),
+                },
+                WalkEntry::Unreadable(e) => Item {
+                    source: e.path().display().to_string(),
+                    referrer: None,
+                    kind: ItemKind::Rejected(Reject::new(e.kind(), e.reason())),
+                },
+            })
+            .collect();
         self.mark_done(store, &mut items);
         self.found(store, items.len());
         let mut kept = 0;
@@ -595,25 +593,6 @@ fn parse_url(s: &str) -> Result<Url> {
         });
     }
     Ok(u)
-}
-
-fn read_capped(path: &Path, max: u64) -> std::result::Result<Vec<u8>, Reject> {
-    use std::io::Read;
-    let io = |e: std::io::Error| Reject::new("io", format!("{}: {e}", path.display()));
-    let file = std::fs::File::open(path).map_err(io)?;
-    let len = file.metadata().map_err(io)?.len();
-    if len > max {
-        return Err(Reject::new(
-            "too_large",
-            format!("{len} bytes exceeds the cap of {max} bytes"),
-        ));
-    }
-    let mut bytes = Vec::with_capacity(len as usize);
-    file.take(max + 1).read_to_end(&mut bytes).map_err(io)?;
-    if bytes.len() as u64 > max {
-        return Err(Reject::new("too_large", format!("more than {max} bytes")));
-    }
-    Ok(bytes)
 }
 
 /// Archives fetched into `<work>/downloads/`, once per run and across runs.
