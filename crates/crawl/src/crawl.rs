@@ -78,7 +78,7 @@ pub async fn crawl(
     }
     let fetcher = Fetcher::new(opts)?;
     let manifest = Arc::new(Manifest::<RawRecord>::open(&work.raw_manifest())?);
-    let downloads = Downloads::new(work.root().join("downloads"))?;
+    let downloads = Downloads::new(work.downloads())?;
     let ctx = Ctx {
         fetcher: &fetcher,
         opts,
