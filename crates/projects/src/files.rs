@@ -41,6 +41,8 @@ pub struct ImageFaces {
     pub faces: Vec<FaceChip>,
     /// `no_face`, `low_score`, `face_too_small`, `ambiguous`, `unreadable: …` when rejected.
     pub reject_reason: Option<String>,
+    /// What was found against which limit (`largest face 31 px, the minimum is 40 px`).
+    pub reject_detail: Option<String>,
 }
 
 fn fraction(b: &BoxF, w: u32, h: u32) -> Fraction {
@@ -85,6 +87,7 @@ impl Store {
             cropped: last_rel.is_some(),
             faces: Vec::new(),
             reject_reason: None,
+            reject_detail: None,
         };
         for r in mine {
             match r {
@@ -97,10 +100,12 @@ impl Store {
                         chip: c.chip,
                     });
                     out.reject_reason = None;
+                    out.reject_detail = None;
                 }
                 FaceRecord::Reject(r) if Some(&r.source.rel) == last_rel.as_ref() => {
                     out.faces.clear();
-                    out.reject_reason = Some(r.reason);
+                    out.reject_reason = Some(r.reason.to_string());
+                    out.reject_detail = r.detail;
                 }
                 _ => {}
             }

@@ -427,7 +427,7 @@ impl Store {
 
     /// `tags.json` (tag folder → tag id), so the model's tags carry the API's ids.
     fn write_tag_ids(&self, work: &kao_dataset::WorkDir, snap: &Snapshot) -> Result<()> {
-        let path = kao_infer::tags_path(work);
+        let path = work.tags();
         let mut ids: BTreeMap<String, String> = std::fs::read(&path)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())

@@ -7,10 +7,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::ServeError;
 
-/// File in the work dir (or the root) that holds the generated key (mode 0600).
-pub const KEY_FILE: &str = "prediction-key";
-
-/// File in the root that holds the generated Training-Key (mode 0600).
+/// File in the project root (`--root`) that holds the generated Training-Key (mode 0600).
 pub const TRAINING_KEY_FILE: &str = "training-key";
 
 /// Where the accepted key came from, so the binary can print a generated key exactly once.
@@ -66,7 +63,10 @@ pub(crate) fn resolve_keys(
     configured: &[String],
     work: &Path,
 ) -> Result<(Vec<String>, KeyOrigin), ServeError> {
-    resolve_key_file(configured, &work.join(KEY_FILE))
+    resolve_key_file(
+        configured,
+        &kao_dataset::WorkDir::new(work).prediction_key(),
+    )
 }
 
 /// [`resolve_keys`] for the key file at `path`.
@@ -177,6 +177,8 @@ mod tests {
         let (keys, origin) = resolve_keys(&[" k1 ".into()], dir.path()).unwrap();
         assert_eq!(keys, vec!["k1".to_string()]);
         assert_eq!(origin, KeyOrigin::Configured);
-        assert!(!dir.path().join(KEY_FILE).exists());
+        assert!(!kao_dataset::WorkDir::new(dir.path())
+            .prediction_key()
+            .exists());
     }
 }

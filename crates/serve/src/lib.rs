@@ -13,7 +13,7 @@ mod server;
 mod state;
 mod training;
 
-pub use auth::{KeyOrigin, KEY_FILE, TRAINING_KEY_FILE};
+pub use auth::{KeyOrigin, TRAINING_KEY_FILE};
 pub use config::{ServeConfig, DEFAULT_MAX_BODY};
 pub use error::ServeError;
 pub use server::{shutdown_signal, Server};
