@@ -57,15 +57,103 @@ fn fraction(b: &BoxF, w: u32, h: u32) -> Fraction {
     }
 }
 
+/// A crop reject's reason and detail.
+type Reject = (String, Option<String>);
+
+/// An image the crop stage made no chip of, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RejectedImage {
+    #[serde(skip)]
+    pub image: crate::model::ImageRecord,
+    pub reject_reason: String,
+    pub reject_detail: Option<String>,
+}
+
 impl Store {
+    /// The crop settings hash every API training uses.
+    fn crop_settings(&self, work: &kao_dataset::WorkDir) -> String {
+        kao_pipeline::PipelineConfig::for_tags(work.root(), &[])
+            .crop_config()
+            .settings_hash()
+    }
+
+    /// Images whose latest crop (with the project's settings) was a reject, in upload
+    /// order, and how many there are in all.
+    pub fn rejected_images(
+        &self,
+        project: &str,
+        skip: usize,
+        take: usize,
+    ) -> Result<(Vec<RejectedImage>, usize)> {
+        let project = self.check_project(project)?;
+        let work = self.work_dir(&project);
+        let settings = self.crop_settings(&work);
+        // Per photo, the outcome of its last crop (a move to another tag crops it again).
+        let mut last: std::collections::HashMap<String, Option<Reject>> =
+            std::collections::HashMap::new();
+        for r in read_manifest::<FaceRecord>(&work.faces_manifest())?.records {
+            if r.settings() != settings {
+                continue;
+            }
+            match r {
+                FaceRecord::Chip(c) => {
+                    last.insert(c.source.content_id, None);
+                }
+                FaceRecord::Reject(r) => {
+                    last.insert(r.source.content_id, Some((r.reason.to_string(), r.detail)));
+                }
+            }
+        }
+        let rejected: std::collections::HashMap<String, Reject> = last
+            .into_iter()
+            .filter_map(|(content, reject)| Some((content, reject?)))
+            .collect();
+        let mut all = Vec::new();
+        {
+            let db = self.db();
+            let mut st = db
+                .prepare("SELECT id, content_id FROM images WHERE project_id = ?1 ORDER BY seq")
+                .db(&self.db_path)?;
+            let rows = st
+                .query_map([&project], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })
+                .db(&self.db_path)?;
+            for row in rows {
+                let (id, content) = row.db(&self.db_path)?;
+                if let Some(reason) = rejected.get(&content) {
+                    all.push((id, reason.clone()));
+                }
+            }
+        }
+        let total = all.len();
+        let page: Vec<(String, Reject)> = all.into_iter().skip(skip).take(take).collect();
+        let ids: Vec<String> = page.iter().map(|(id, _)| id.clone()).collect();
+        let mut records: std::collections::HashMap<String, crate::model::ImageRecord> = self
+            .images_by_ids(&project, &ids)?
+            .into_iter()
+            .map(|r| (r.id.clone(), r))
+            .collect();
+        let out = page
+            .into_iter()
+            .filter_map(|(id, (reason, detail))| {
+                Some(RejectedImage {
+                    image: records.remove(&id)?,
+                    reject_reason: reason,
+                    reject_detail: detail,
+                })
+            })
+            .collect();
+        Ok((out, total))
+    }
+
     /// The crop stage's records for an image (the latest run with the project's settings).
     pub fn image_faces(&self, project: &str, image: &str) -> Result<ImageFaces> {
         let img = self.image(project, image)?;
         let project = project.to_ascii_lowercase();
         let work = self.work_dir(&project);
-        let settings = kao_pipeline::PipelineConfig::for_tags(work.root(), &[])
-            .crop_config()
-            .settings_hash();
+        let settings = self.crop_settings(&work);
         let records = read_manifest::<FaceRecord>(&work.faces_manifest())?.records;
         let mine: Vec<FaceRecord> = records
             .into_iter()

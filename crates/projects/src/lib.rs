@@ -11,7 +11,7 @@ mod store;
 mod training;
 
 pub use error::{ProjectError, Result};
-pub use files::{FaceChip, Fraction, ImageFaces};
+pub use files::{FaceChip, Fraction, ImageFaces, RejectedImage};
 pub use model::{
     domains, CreateResult, CreateStatus, Domain, ImageQuery, ImageRecord, ImageTag, Iteration,
     IterationStatus, ModelInformation, NewImage, Performance, Project, ProjectSettings,

@@ -76,6 +76,11 @@ pub(crate) fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
             post(create_image_tags).delete(delete_image_tags),
         )
         .route(&format!("{p}/images/{{image}}/faces"), get(image_faces))
+        .route(&format!("{p}/images/rejected"), get(images_rejected))
+        .route(
+            &format!("{p}/images/rejected/count"),
+            get(images_rejected_count),
+        )
         .route(&format!("{p}/train"), post(train))
         .route(&format!("{p}/iterations"), get(iterations))
         .route(
@@ -928,6 +933,40 @@ struct ImagePath {
 /// Kao: what the crop stage made of an image — face boxes, chips, or why it was rejected.
 async fn image_faces(State(st): State<Arc<AppState>>, Path(p): Path<ImagePath>) -> Answer {
     ok(call(&st, move |s| s.image_faces(&p.project, &p.image)).await?)
+}
+
+/// Kao: the images the crop stage rejected at the last training, with the reason.
+async fn images_rejected(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(p): Path<ProjectPath>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Answer {
+    let q = image_query(&Params(q), Tagging::All)?;
+    let project = p.project.clone();
+    let (found, _) = call(&st, move |s| {
+        s.rejected_images(&project, q.skip as usize, q.take as usize)
+    })
+    .await?;
+    let uris = Uris::new(&st, &headers);
+    let project = p.project.to_ascii_lowercase();
+    ok(found
+        .iter()
+        .map(|r| {
+            let mut v = uris.image(&project, &r.image);
+            v["rejectReason"] = json!(r.reject_reason);
+            v["rejectDetail"] = json!(r.reject_detail);
+            v
+        })
+        .collect::<Vec<_>>())
+}
+
+async fn images_rejected_count(
+    State(st): State<Arc<AppState>>,
+    Path(p): Path<ProjectPath>,
+) -> Answer {
+    let (_, total) = call(&st, move |s| s.rejected_images(&p.project, 0, 0)).await?;
+    ok(total)
 }
 
 // ---- training and iterations ----
