@@ -3,6 +3,7 @@
 mod crawl;
 mod crop;
 mod inspect;
+mod pipeline;
 mod train;
 
 pub use kao_testdata::shared;
