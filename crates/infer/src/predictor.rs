@@ -52,9 +52,7 @@ impl Predictor {
                 found: format!("{} {}", embedder.id(), embedder.sha256()),
             });
         }
-        let nets = FaceNets::from_dir(model_dir, &Device::Cpu)
-            .map_err(|e| InferError::Models(e.to_string()))?;
-        let nets = Arc::new(nets);
+        let nets = Arc::new(FaceNets::from_dir(model_dir, &Device::Cpu)?);
         let trained = classifier.artifact().crop.clone();
         let most = CropConfig::for_pick(Pick::All);
         let all_faces = CropConfig {
@@ -116,9 +114,7 @@ impl Predictor {
     }
 
     fn predict_with(&self, cropper: &Cropper, image: &RgbImage) -> Result<Vec<FacePrediction>> {
-        let faces = cropper
-            .faces(image)
-            .map_err(|e| InferError::Models(e.to_string()))?;
+        let faces = cropper.faces(image)?;
         let picked = kao_facecrop::pick(&faces, image.width(), image.height(), Pick::Center);
         let chips: Vec<RgbImage> = faces.iter().map(|f| cropper.chip(image, f)).collect();
         let classes = self.predict_chips(&chips)?;
