@@ -23,6 +23,8 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     kao_models::runtime::tune_process();
+    // HTTPS (crawl, import, URL fetches) through rustls with ring: see Cargo.toml.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = args::Cli::parse();
     logging::init(cli.global.verbose, cli.global.quiet);
     match run(cli) {

@@ -41,6 +41,8 @@ enum Task {
 
 fn main() -> anyhow::Result<()> {
     kao_models::runtime::tune_process();
+    // reqwest's TLS provider (see the workspace Cargo.toml).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     match Cli::parse().task {
         Task::Ci => ci::run(),
         Task::Bench { what } => match what.as_str() {
