@@ -3,6 +3,7 @@
 mod crawl;
 mod crop;
 mod inspect;
+mod open_set;
 mod train;
 
 pub use kao_testdata::shared;

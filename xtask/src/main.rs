@@ -8,6 +8,7 @@ mod bench_models;
 mod bench_pipeline;
 mod bench_serve;
 mod bench_train;
+mod bench_unknown;
 mod ci;
 mod datasets;
 mod models;
@@ -26,7 +27,7 @@ struct Cli {
 enum Task {
     /// Run exactly what `.ci/run` runs: fmt check, clippy -D warnings, the tests.
     Ci,
-    /// Run a benchmark: `augment`, `crop`, `align`, `models`, `detectors`, `train`, `serve`, `pipeline`.
+    /// Run a benchmark: `augment`, `crop`, `align`, `models`, `detectors`, `train`, `unknown`, `serve`, `pipeline`.
     Bench { what: String },
     /// Check the committed network weights against the npm package (`--verify`).
     Models {
@@ -45,6 +46,7 @@ fn main() -> anyhow::Result<()> {
         Task::Bench { what } => match what.as_str() {
             "augment" => bench_augment::run(),
             "train" => bench_train::run(),
+            "unknown" => bench_unknown::run(),
             "models" => bench_models::run(),
             "serve" => bench_serve::run(),
             "pipeline" => bench_pipeline::run(),
@@ -52,7 +54,7 @@ fn main() -> anyhow::Result<()> {
             "align" => bench_align::run(),
             "detectors" => bench_detectors::run_standalone(),
             other => anyhow::bail!(
-                "unknown benchmark {other:?} (augment, crop, align, models, detectors, train, serve, pipeline)"
+                "unknown benchmark {other:?} (augment, crop, align, models, detectors, train, unknown, serve, pipeline)"
             ),
         },
         Task::Pipeline(args) => pipeline::run(args),

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use candle_core::Device;
 use image::RgbImage;
 use kao_dataset::BoxF;
-use kao_facecrop::{Cropper, FaceNets, Pick};
+use kao_facecrop::{Cropper, Face, FaceNets, Pick};
 
 use crate::artifact::ModelArtifact;
 use crate::classifier::{Classification, Classifier, TagProbability};
@@ -80,19 +80,26 @@ impl Predictor {
             .collect())
     }
 
-    /// Every face of the image, in detector order, with the artifact's crop settings:
-    /// the chips are cut exactly as the training chips were.
-    pub fn predict(&self, image: &RgbImage) -> Result<Vec<FacePrediction>> {
+    /// Every face of the image with its raw descriptor, in detector order, with the
+    /// artifact's crop settings: the chips are cut exactly as the training chips were.
+    pub fn describe(&self, image: &RgbImage) -> Result<Vec<(Face, Vec<f32>)>> {
         let faces = self
             .cropper
             .faces(image)
             .map_err(|e| InferError::Models(e.to_string()))?;
-        let picked = kao_facecrop::pick(&faces, image.width(), image.height(), Pick::Center);
         let chips: Vec<RgbImage> = faces.iter().map(|f| self.cropper.chip(image, f)).collect();
-        let classes = self.predict_chips(&chips)?;
-        Ok(faces
+        let descriptors = self.embedder.embed(&chips)?;
+        Ok(faces.into_iter().zip(descriptors).collect())
+    }
+
+    /// Every face of the image, in detector order (see [`Predictor::describe`]), classified.
+    pub fn predict(&self, image: &RgbImage) -> Result<Vec<FacePrediction>> {
+        let described = self.describe(image)?;
+        let boxes: Vec<BoxF> = described.iter().map(|(f, _)| f.bbox).collect();
+        let picked = kao_facecrop::pick_boxes(&boxes, image.width(), image.height(), Pick::Center);
+        Ok(described
             .into_iter()
-            .zip(classes)
+            .map(|(f, d)| (f, self.classifier.classify(&d)))
             .enumerate()
             .map(|(i, (f, c))| FacePrediction {
                 bbox: f.bbox,

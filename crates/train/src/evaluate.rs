@@ -1,25 +1,48 @@
 //! Scoring an iteration on a split: Custom Vision's metrics through the same
-//! [`Classifier`] the Predictor uses, plus unknown-face rates.
+//! [`Classifier`] the Predictor uses, plus the unknown-face rule's operating point and,
+//! with faces of people who are none of the tags, its open-set rates.
 
-use kao_infer::Classifier;
+use kao_infer::{Classification, Classifier, DistanceSpace, UnknownRule};
 use serde::{Deserialize, Serialize};
 
 use crate::describe::Described;
-use crate::metrics::{self, Metrics};
+use crate::metrics::{self, rejection_curve, Metrics};
 
-/// A face the model got wrong, for the report.
+/// A known face the model got wrong, for the report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Misclassified {
     /// Chip path relative to `faces/`.
     pub chip: String,
     pub true_tag: String,
-    /// Top tag, or `unknown` when the rule rejected the face.
+    /// `unknown` when the rule rejected the face, otherwise the (wrong) top tag.
     pub predicted_tag: String,
+    /// The top tag's probability.
     pub probability: f32,
+    /// The rule's distance to the top tag's training faces; absent when the head's top
+    /// tag is Negative.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distance: Option<f32>,
 }
 
-/// Unknown-face rates.
+/// The unknown-face rule and what it did to the split's known faces.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OperatingPoint {
+    pub max_distance: f32,
+    pub min_probability: f32,
+    pub space: DistanceSpace,
+    /// The false-rejection rate the radius was calibrated to (`[train]
+    /// unknown_false_reject`); absent for uncalibrated rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_false_reject: Option<f64>,
+    /// Known faces of the split the rule rejected; each is in `misclassified` as `unknown`.
+    pub known_rejected: usize,
+    /// `known_rejected / faces`.
+    pub false_rejected: f64,
+}
+
+/// Open-set rates on faces of people who are none of the tags.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UnknownRates {
@@ -29,10 +52,15 @@ pub struct UnknownRates {
     pub faces: usize,
     /// Share of them predicted unknown (higher is better).
     pub rejected: f64,
-    /// Known faces scored.
+    /// Known faces scored (the split's).
     pub known_faces: usize,
-    /// Share of known faces wrongly predicted unknown (lower is better).
+    /// Share of known faces wrongly predicted unknown (lower is better; the operating
+    /// point's `falseRejected`).
     pub false_rejected: f64,
+    /// `[known rejected, unknown rejected]` for every radius, the operating point's among
+    /// them (see [`rejection_curve`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub curve: Vec<[f64; 2]>,
 }
 
 /// `metrics.json`'s content for one split: Custom Vision's field names at the top level.
@@ -43,31 +71,43 @@ pub struct Evaluation {
     pub iteration: u32,
     #[serde(flatten)]
     pub metrics: Metrics,
+    #[serde(default)]
+    pub operating_point: OperatingPoint,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unknown: Option<UnknownRates>,
     #[serde(default)]
     pub misclassified: Vec<Misclassified>,
 }
 
-/// Faces of people who are none of the tags, already run through the Predictor.
-#[derive(Debug, Clone, PartialEq)]
+/// Descriptors of faces of people who are none of the tags (every face found in a
+/// folder of photos, cut as the iteration's training chips were).
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct UnknownFaces {
     pub source: String,
-    pub faces: usize,
-    /// How many came back unknown.
-    pub rejected: usize,
+    pub descriptors: Vec<Vec<f32>>,
+}
+
+/// The distance the rule compares with its radius: infinite where the face is unknown
+/// whatever the radius (the head says Negative, or an old rule's probability floor).
+fn rule_distance(rule: &UnknownRule, c: &Classification, negative: bool) -> f32 {
+    if negative || c.probabilities[c.top] < rule.min_probability {
+        f32::INFINITY
+    } else {
+        c.distance
+    }
 }
 
 /// Scores known faces (`described`, labels in the classifier's tag order; faces of the
-/// Negative tag count as unknown faces) and, optionally, extra unknown descriptors.
+/// Negative tag count as unknown faces) and, optionally, faces of strangers.
 pub fn score(
     classifier: &Classifier,
     split: &str,
     described: &Described,
-    extra_unknown: Option<&UnknownFaces>,
+    strangers: Option<&UnknownFaces>,
     threshold: f64,
 ) -> Evaluation {
     let artifact = classifier.artifact();
+    let rule = &artifact.unknown;
     let tags: Vec<(usize, (String, String))> = artifact
         .predictable_tags()
         .map(|(i, t)| (i, (t.id.clone(), t.name.clone())))
@@ -77,7 +117,8 @@ pub fn score(
         .collect();
     let (mut probs, mut labels) = (Vec::new(), Vec::new());
     let mut misclassified = Vec::new();
-    let (mut known_rejected, mut negative_faces, mut negative_rejected) = (0usize, 0usize, 0usize);
+    let (mut known, mut negatives) = (Vec::new(), Vec::new());
+    let mut known_rejected = 0usize;
     for ((x, &y), id) in described
         .samples
         .x
@@ -86,11 +127,12 @@ pub fn score(
         .zip(&described.ids)
     {
         let c = classifier.classify(x);
+        let d = rule_distance(rule, &c, artifact.tags[c.top].negative);
         let Some(col) = column[y] else {
-            negative_faces += 1;
-            negative_rejected += usize::from(c.unknown);
+            negatives.push(d);
             continue;
         };
+        known.push(d);
         let p: Vec<f32> = tags.iter().map(|(i, _)| c.probabilities[*i]).collect();
         let top = metrics::argmax(&p);
         known_rejected += usize::from(c.unknown);
@@ -98,12 +140,13 @@ pub fn score(
             misclassified.push(Misclassified {
                 chip: id.clone(),
                 true_tag: tags[col].1 .1.clone(),
-                predicted_tag: if c.unknown && top == col {
+                predicted_tag: if c.unknown {
                     "unknown".into()
                 } else {
                     tags[top].1 .1.clone()
                 },
                 probability: p[top],
+                distance: d.is_finite().then_some(d),
             });
         }
         probs.push(p);
@@ -111,29 +154,46 @@ pub fn score(
     }
     let names: Vec<(String, String)> = tags.into_iter().map(|(_, t)| t).collect();
     let metrics = metrics::compute(&probs, &labels, &names, threshold);
-    let known = labels.len();
-    let false_rejected = known_rejected as f64 / known.max(1) as f64;
-    let unknown = match extra_unknown {
-        Some(u) => Some(UnknownRates {
-            source: u.source.clone(),
-            faces: u.faces,
-            rejected: u.rejected as f64 / u.faces.max(1) as f64,
-            known_faces: known,
-            false_rejected,
-        }),
-        None if negative_faces > 0 => Some(UnknownRates {
-            source: "negative".into(),
-            faces: negative_faces,
-            rejected: negative_rejected as f64 / negative_faces as f64,
-            known_faces: known,
-            false_rejected,
-        }),
-        None => None,
+    let faces = labels.len();
+    let false_rejected = known_rejected as f64 / faces.max(1) as f64;
+    let operating_point = OperatingPoint {
+        max_distance: rule.max_distance,
+        min_probability: rule.min_probability,
+        space: rule.space,
+        target_false_reject: rule.target_false_reject,
+        known_rejected,
+        false_rejected,
     };
+    let (source, unknown) = match strangers {
+        Some(u) => (
+            u.source.clone(),
+            u.descriptors
+                .iter()
+                .map(|x| {
+                    let c = classifier.classify(x);
+                    rule_distance(rule, &c, artifact.tags[c.top].negative)
+                })
+                .collect(),
+        ),
+        None => ("negative".to_string(), negatives),
+    };
+    let unknown = (!unknown.is_empty() || strangers.is_some()).then(|| UnknownRates {
+        source,
+        faces: unknown.len(),
+        rejected: unknown
+            .iter()
+            .filter(|&&d| rule.max_distance < d || d.is_infinite())
+            .count() as f64
+            / unknown.len().max(1) as f64,
+        known_faces: faces,
+        false_rejected,
+        curve: rejection_curve(&known, &unknown),
+    });
     Evaluation {
         split: split.to_string(),
         iteration: artifact.iteration,
         metrics,
+        operating_point,
         unknown,
         misclassified,
     }
