@@ -30,12 +30,10 @@ use crate::metrics::rejection_curve;
 pub const SPACE: DistanceSpace = DistanceSpace::Unit;
 
 /// How far into the gap between the known faces' edge and the unknown faces' edge the
-/// radius goes. Leave-one-identity-out faces lie farther from a tag's references than
-/// strangers do (they are measured against one tag fewer, and famous people's photos
-/// resemble one another less than a crowd's), so the radius stays nearer the known
-/// side than the middle: on 20 resplits each of lfw5 and lfw_dev20 against lfw_strangers,
-/// a third keeps both the known faces' and the strangers' targets most often
-/// (`cargo xtask bench unknown`, docs/training.md).
+/// radius goes. Strangers come closer to a tag's references than leave-one-identity-out
+/// faces do, so the radius stays nearer the known side than the middle: on 20 resplits
+/// each of lfw5 and lfw_dev20 against lfw_strangers, a third meets both the known faces'
+/// and the strangers' targets most often (`cargo xtask bench unknown`, docs/training.md).
 pub const GAP_SHARE: f64 = 1.0 / 3.0;
 
 /// Rule distances of the two calibration populations; `INFINITY` where the head itself
