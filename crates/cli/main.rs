@@ -7,6 +7,7 @@ mod crop;
 mod detect;
 mod draw;
 mod eval;
+mod import;
 mod inspect;
 mod iterations;
 mod logging;
@@ -48,5 +49,6 @@ fn run(cli: args::Cli) -> anyhow::Result<std::process::ExitCode> {
         args::Command::Publish(a) => publish::run(&cli.global, a),
         args::Command::Serve(a) => serve::run(&cli.global, a),
         args::Command::Pipeline(a) => pipeline::run(&cli.global, a),
+        args::Command::Import(a) => import::run(&cli.global, a),
     }
 }

@@ -8,6 +8,7 @@ mod bench_models;
 mod bench_pipeline;
 mod bench_serve;
 mod bench_train;
+mod bench_training_api;
 mod bench_unknown;
 mod ci;
 mod datasets;
@@ -27,7 +28,7 @@ struct Cli {
 enum Task {
     /// Run exactly what `.ci/run` runs: fmt check, clippy -D warnings, the tests.
     Ci,
-    /// Run a benchmark: `augment`, `crop`, `align`, `models`, `detectors`, `train`, `unknown`, `serve`, `pipeline`.
+    /// Run a benchmark: `augment`, `crop`, `align`, `models`, `detectors`, `train`, `unknown`, `serve`, `pipeline`, `training-api`.
     Bench { what: String },
     /// Check the committed network weights against the npm package (`--verify`).
     Models {
@@ -50,11 +51,12 @@ fn main() -> anyhow::Result<()> {
             "models" => bench_models::run(),
             "serve" => bench_serve::run(),
             "pipeline" => bench_pipeline::run(),
+            "training-api" => bench_training_api::run(),
             "crop" => bench_crop::run(),
             "align" => bench_align::run(),
             "detectors" => bench_detectors::run_standalone(),
             other => anyhow::bail!(
-                "unknown benchmark {other:?} (augment, crop, align, models, detectors, train, unknown, serve, pipeline)"
+                "unknown benchmark {other:?} (augment, crop, align, models, detectors, train, unknown, serve, pipeline, training-api)"
             ),
         },
         Task::Pipeline(args) => pipeline::run(args),

@@ -380,6 +380,30 @@ impl PipelineConfig {
         Ok(())
     }
 
+    /// A config with every stage's defaults for the tags already in `work`'s `raw/`, and no
+    /// sources: for running the stages from crop on (the Training API's projects).
+    pub fn for_tags(work: &Path, tags: &[String]) -> PipelineConfig {
+        PipelineConfig {
+            origin: work.join("pipeline.toml"),
+            work: work.to_path_buf(),
+            tags: tags
+                .iter()
+                .map(|t| TagConfig {
+                    name: Spanned::new(0..0, t.clone()),
+                    sources: Vec::new(),
+                })
+                .collect(),
+            crawl: CrawlSection::default(),
+            crop: CropSection::default(),
+            split: SplitSection::default(),
+            augment: AugmentSection::default(),
+            train: TrainSection::default(),
+            evaluate: EvaluateSection::default(),
+            publish: PublishSection::default(),
+            serve: ServeSection::default(),
+        }
+    }
+
     /// Every setting at its default and no tags yet: what `--source-dir DIR` runs with when
     /// there is no config file. The work dir is `work` in the current folder; messages name
     /// `source_dir` as their origin.
@@ -497,24 +521,6 @@ impl PipelineConfig {
             t.augmentations = v;
         }
         t
-    }
-
-    /// How `--serve` starts the prediction service on this config's work dir.
-    pub fn serve_config(&self) -> kao_serve::ServeConfig {
-        let s = &self.serve;
-        let mut c = kao_serve::ServeConfig::new(&self.work);
-        if let Some(b) = s.bind {
-            c.bind = b;
-        }
-        c.allow_url_fetch = s.allow_url_fetch;
-        c.allow_private_urls = s.allow_private_urls;
-        if let Some(m) = s.max_body {
-            c.max_body = m;
-        }
-        if let Some(n) = s.concurrency {
-            c.concurrency = n.max(1);
-        }
-        c
     }
 
     pub fn publish_name(&self) -> String {

@@ -10,7 +10,7 @@ use crate::cache::EmbeddingCache;
 use crate::data::Dataset;
 use crate::describe::{describe_chips, Described, Skipped};
 use crate::error::{Result, TrainError};
-use crate::evaluate::{score, Evaluation, UnknownFaces};
+use crate::evaluate::{face_scores, score, Evaluation, FaceScore, UnknownFaces};
 use crate::report::write_report;
 use crate::train::{IterationMetrics, METRICS_FILE, REPORT_FILE};
 use crate::Event;
@@ -92,6 +92,63 @@ pub fn unknown_faces(
     Ok((out, skipped))
 }
 
+/// An iteration's classifier and the descriptors of one split's chips (labels in the
+/// iteration's tag order), from the embedding cache where it has them.
+fn describe_part(
+    work: &WorkDir,
+    options: &EvalOptions,
+    progress: &mut dyn FnMut(Event),
+) -> Result<(u32, Classifier, Described, Vec<Skipped>)> {
+    let (n, dir) = iteration_dir(work, options)?;
+    let classifier = Classifier::load(&dir)?;
+    let data = Dataset::load(work)?;
+    let artifact = classifier.artifact();
+    // Map the split's tags onto the artifact's order; a tag the model never saw cannot be scored.
+    let index: Vec<usize> = data
+        .tags
+        .iter()
+        .map(|t| {
+            artifact
+                .tags
+                .iter()
+                .position(|a| a.name == *t)
+                .ok_or_else(|| {
+                    TrainError::data(
+                        dir.join(kao_infer::MODEL_FILE),
+                        format!("tag {t:?} is in the split but not in iteration {n}: retrain"),
+                    )
+                })
+        })
+        .collect::<Result<_>>()?;
+    let items: Vec<_> = data
+        .items(options.split)
+        .into_iter()
+        .map(|(c, t)| (c, index[t]))
+        .collect();
+    let embedder = Embedder::load_default()?;
+    if embedder.sha256() != artifact.embedding.sha256 {
+        return Err(kao_infer::InferError::Checksum {
+            path: dir.join(kao_infer::MODEL_FILE),
+            expected: artifact.embedding.sha256.clone(),
+            found: embedder.sha256().to_string(),
+        }
+        .into());
+    }
+    let mut cache = EmbeddingCache::open(work, embedder.id())?;
+    let (described, skipped) = describe_chips(work, &items, &mut cache, &embedder, 16, progress)?;
+    Ok((n, classifier, described, skipped))
+}
+
+/// Every face of one split of an iteration, classified (see [`FaceScore`]).
+pub fn split_face_scores(
+    work: &WorkDir,
+    options: &EvalOptions,
+    progress: &mut dyn FnMut(Event),
+) -> Result<(Vec<FaceScore>, Vec<Skipped>)> {
+    let (_, classifier, described, skipped) = describe_part(work, options, progress)?;
+    Ok((face_scores(&classifier, &described), skipped))
+}
+
 /// Evaluates an iteration on one split of the work dir's current `splits.json`. With an
 /// unknown folder on the test split, the iteration's report.html is written again with
 /// the open-set rates and curve.
@@ -142,44 +199,8 @@ pub fn evaluate_with(
     strangers: Option<&UnknownFaces>,
     progress: &mut dyn FnMut(Event),
 ) -> Result<(Evaluation, Vec<Skipped>)> {
-    let (n, dir) = iteration_dir(work, options)?;
-    let classifier = Classifier::load(&dir)?;
-    let data = Dataset::load(work)?;
+    let (n, classifier, described, skipped) = describe_part(work, options, progress)?;
     let artifact = classifier.artifact();
-    // Map the split's tags onto the artifact's order; a tag the model never saw cannot be scored.
-    let index: Vec<usize> = data
-        .tags
-        .iter()
-        .map(|t| {
-            artifact
-                .tags
-                .iter()
-                .position(|a| a.name == *t)
-                .ok_or_else(|| {
-                    TrainError::data(
-                        dir.join(kao_infer::MODEL_FILE),
-                        format!("tag {t:?} is in the split but not in iteration {n}: retrain"),
-                    )
-                })
-        })
-        .collect::<Result<_>>()?;
-    let items: Vec<_> = data
-        .items(options.split)
-        .into_iter()
-        .map(|(c, t)| (c, index[t]))
-        .collect();
-    let embedder = Embedder::load_default()?;
-    if embedder.sha256() != artifact.embedding.sha256 {
-        return Err(kao_infer::InferError::Checksum {
-            path: dir.join(kao_infer::MODEL_FILE),
-            expected: artifact.embedding.sha256.clone(),
-            found: embedder.sha256().to_string(),
-        }
-        .into());
-    }
-    let mut cache = EmbeddingCache::open(work, embedder.id())?;
-    let (described, skipped): (Described, _) =
-        describe_chips(work, &items, &mut cache, &embedder, 16, progress)?;
     let threshold = options.threshold.unwrap_or(artifact.threshold) as f64;
     let e = score(
         &classifier,
@@ -189,7 +210,7 @@ pub fn evaluate_with(
         threshold,
     );
     if strangers.is_some() && options.split == SplitPart::Test {
-        rewrite_report(work, &dir, artifact, &e)?;
+        rewrite_report(work, &work.iteration(n), artifact, &e)?;
     }
     Ok((e, skipped))
 }

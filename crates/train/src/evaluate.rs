@@ -2,7 +2,7 @@
 //! [`Classifier`] the Predictor uses, plus the unknown-face rule's operating point and,
 //! with faces of people who are none of the tags, its open-set rates.
 
-use kao_infer::{Classification, Classifier, DistanceSpace, UnknownRule};
+use kao_infer::{Classification, Classifier, DistanceSpace, ModelArtifact, UnknownRule};
 use serde::{Deserialize, Serialize};
 
 use crate::describe::Described;
@@ -87,6 +87,33 @@ pub struct UnknownFaces {
     pub descriptors: Vec<Vec<f32>>,
 }
 
+/// One face of a split as the classifier saw it: what [`score`] counts, kept so that the
+/// metrics at another threshold need no network (the Training API's performance route).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FaceScore {
+    /// Chip path relative to `faces/`.
+    pub chip: String,
+    /// The true tag, as an index into the artifact's tags.
+    pub label: usize,
+    /// Probabilities in the artifact's tag order.
+    pub probabilities: Vec<f32>,
+    /// Rejected by the unknown-face rule.
+    pub unknown: bool,
+    /// The rule's distance to the top tag's training faces; absent where the face is
+    /// unknown whatever the radius (the head's top tag is Negative).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distance: Option<f32>,
+}
+
+/// Faces of strangers already through the classifier: each one's rule distance
+/// (infinite where it is unknown whatever the radius).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UnknownScores {
+    pub source: String,
+    pub distances: Vec<f32>,
+}
+
 /// The distance the rule compares with its radius: infinite where the face is unknown
 /// whatever the radius (the head says Negative, or an old rule's probability floor).
 fn rule_distance(rule: &UnknownRule, c: &Classification, negative: bool) -> f32 {
@@ -95,6 +122,34 @@ fn rule_distance(rule: &UnknownRule, c: &Classification, negative: bool) -> f32 
     } else {
         c.distance
     }
+}
+
+fn classified_distance(classifier: &Classifier, x: &[f32]) -> (Classification, f32) {
+    let artifact = classifier.artifact();
+    let c = classifier.classify(x);
+    let d = rule_distance(&artifact.unknown, &c, artifact.tags[c.top].negative);
+    (c, d)
+}
+
+/// Runs every described face (labels in the classifier's tag order) through the classifier.
+pub fn face_scores(classifier: &Classifier, described: &Described) -> Vec<FaceScore> {
+    described
+        .samples
+        .x
+        .iter()
+        .zip(&described.samples.y)
+        .zip(&described.ids)
+        .map(|((x, &y), id)| {
+            let (c, d) = classified_distance(classifier, x);
+            FaceScore {
+                chip: id.clone(),
+                label: y,
+                probabilities: c.probabilities,
+                unknown: c.unknown,
+                distance: d.is_finite().then_some(d),
+            }
+        })
+        .collect()
 }
 
 /// Scores known faces (`described`, labels in the classifier's tag order; faces of the
@@ -106,7 +161,31 @@ pub fn score(
     strangers: Option<&UnknownFaces>,
     threshold: f64,
 ) -> Evaluation {
-    let artifact = classifier.artifact();
+    let strangers = strangers.map(|u| UnknownScores {
+        source: u.source.clone(),
+        distances: u
+            .descriptors
+            .iter()
+            .map(|x| classified_distance(classifier, x).1)
+            .collect(),
+    });
+    score_faces(
+        classifier.artifact(),
+        split,
+        &face_scores(classifier, described),
+        strangers.as_ref(),
+        threshold,
+    )
+}
+
+/// [`score`] from faces already classified.
+pub fn score_faces(
+    artifact: &ModelArtifact,
+    split: &str,
+    faces: &[FaceScore],
+    strangers: Option<&UnknownScores>,
+    threshold: f64,
+) -> Evaluation {
     let rule = &artifact.unknown;
     let tags: Vec<(usize, (String, String))> = artifact
         .predictable_tags()
@@ -119,34 +198,27 @@ pub fn score(
     let mut misclassified = Vec::new();
     let (mut known, mut negatives) = (Vec::new(), Vec::new());
     let mut known_rejected = 0usize;
-    for ((x, &y), id) in described
-        .samples
-        .x
-        .iter()
-        .zip(&described.samples.y)
-        .zip(&described.ids)
-    {
-        let c = classifier.classify(x);
-        let d = rule_distance(rule, &c, artifact.tags[c.top].negative);
-        let Some(col) = column[y] else {
+    for f in faces {
+        let d = f.distance.unwrap_or(f32::INFINITY);
+        let Some(col) = column.get(f.label).copied().flatten() else {
             negatives.push(d);
             continue;
         };
         known.push(d);
-        let p: Vec<f32> = tags.iter().map(|(i, _)| c.probabilities[*i]).collect();
+        let p: Vec<f32> = tags.iter().map(|(i, _)| f.probabilities[*i]).collect();
         let top = metrics::argmax(&p);
-        known_rejected += usize::from(c.unknown);
-        if top != col || c.unknown {
+        known_rejected += usize::from(f.unknown);
+        if top != col || f.unknown {
             misclassified.push(Misclassified {
-                chip: id.clone(),
+                chip: f.chip.clone(),
                 true_tag: tags[col].1 .1.clone(),
-                predicted_tag: if c.unknown {
+                predicted_tag: if f.unknown {
                     "unknown".into()
                 } else {
                     tags[top].1 .1.clone()
                 },
                 probability: p[top],
-                distance: d.is_finite().then_some(d),
+                distance: f.distance,
             });
         }
         probs.push(p);
@@ -165,16 +237,7 @@ pub fn score(
         false_rejected,
     };
     let (source, unknown) = match strangers {
-        Some(u) => (
-            u.source.clone(),
-            u.descriptors
-                .iter()
-                .map(|x| {
-                    let c = classifier.classify(x);
-                    rule_distance(rule, &c, artifact.tags[c.top].negative)
-                })
-                .collect(),
-        ),
+        Some(u) => (u.source.clone(), u.distances.clone()),
         None => ("negative".to_string(), negatives),
     };
     let unknown = (!unknown.is_empty() || strangers.is_some()).then(|| UnknownRates {
