@@ -9,6 +9,7 @@ mod bench_pipeline;
 mod bench_serve;
 mod bench_train;
 mod bench_training_api;
+mod bench_unknown;
 mod ci;
 mod datasets;
 mod models;
@@ -27,7 +28,7 @@ struct Cli {
 enum Task {
     /// Run exactly what `.ci/run` runs: fmt check, clippy -D warnings, the tests.
     Ci,
-    /// Run a benchmark: `augment`, `crop`, `align`, `models`, `detectors`, `train`, `serve`, `pipeline`, `training-api`.
+    /// Run a benchmark: `augment`, `crop`, `align`, `models`, `detectors`, `train`, `unknown`, `serve`, `pipeline`, `training-api`.
     Bench { what: String },
     /// Check the committed network weights against the npm package (`--verify`).
     Models {
@@ -48,6 +49,7 @@ fn main() -> anyhow::Result<()> {
         Task::Bench { what } => match what.as_str() {
             "augment" => bench_augment::run(),
             "train" => bench_train::run(),
+            "unknown" => bench_unknown::run(),
             "models" => bench_models::run(),
             "serve" => bench_serve::run(),
             "pipeline" => bench_pipeline::run(),
@@ -56,7 +58,7 @@ fn main() -> anyhow::Result<()> {
             "align" => bench_align::run(),
             "detectors" => bench_detectors::run_standalone(),
             other => anyhow::bail!(
-                "unknown benchmark {other:?} (augment, crop, align, models, detectors, train, serve, pipeline, training-api)"
+                "unknown benchmark {other:?} (augment, crop, align, models, detectors, train, unknown, serve, pipeline, training-api)"
             ),
         },
         Task::Pipeline(args) => pipeline::run(args),

@@ -13,7 +13,7 @@ mod unknown;
 
 pub use artifact::{
     sha256_hex, EmbeddingInfo, HeadInfo, HeadKind, MetricsSummary, ModelArtifact, TagInfo,
-    FORMAT_VERSION, HEAD_FILE, MODEL_FILE,
+    FORMAT_VERSION, HEAD_FILE, MODEL_FILE, OLDEST_FORMAT_VERSION,
 };
 pub use classifier::{Classification, Classifier, TagProbability};
 pub use embed::{Embedder, CHIP_SIZE, DIMENSION, EMBEDDING_ID};
@@ -22,4 +22,4 @@ pub use predictor::{FacePrediction, Predictor};
 pub use project::{project_id, tag_ids, Project};
 pub use publish::{publish, read_published, unpublish, Published};
 pub use time::now_rfc3339;
-pub use unknown::UnknownRule;
+pub use unknown::{DistanceSpace, UnknownRule};
