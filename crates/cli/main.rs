@@ -6,6 +6,7 @@ mod crawl;
 mod crop;
 mod detect;
 mod eval;
+mod export;
 mod inspect;
 mod iterations;
 mod logging;
@@ -46,6 +47,7 @@ fn run(cli: args::Cli) -> anyhow::Result<std::process::ExitCode> {
         args::Command::Iterations(a) => iterations::run(&cli.global, a),
         args::Command::Publish(a) => publish::run(&cli.global, a),
         args::Command::Serve(a) => serve::run(&cli.global, a),
+        args::Command::Export(a) => export::run(&cli.global, a),
         args::Command::Pipeline(a) => pipeline::run(&cli.global, a),
     }
 }

@@ -7,11 +7,13 @@ use image::RgbImage;
 use kao_dataset::BoxF;
 use kao_models::preprocess::{self, Pad, Rect};
 use kao_models::ssd::{SsdMobilenetV1, SsdOptions};
-use kao_models::{landmarks_in_image, Detection, FaceLandmark68Net, TinyFaceDetector, TinyOptions};
+use kao_models::{
+    landmarks_in_image, Detection, FaceLandmark68Net, ModelFiles, TinyFaceDetector, TinyOptions,
+};
 
 use crate::align;
 use crate::config::{Alignment, CropConfig, DetectorKind, Pick};
-use crate::error::Result;
+use crate::error::{CropError, Result};
 use crate::face::Face;
 use crate::warp;
 
@@ -27,19 +29,58 @@ const MIN_TINY_INPUT: usize = 128;
 /// The detectors and the landmark network, loaded once and shared by every thread.
 pub struct FaceNets {
     device: Device,
-    tiny: TinyFaceDetector,
-    ssd: SsdMobilenetV1,
+    tiny: Option<TinyFaceDetector>,
+    ssd: Option<SsdMobilenetV1>,
     landmarks: FaceLandmark68Net,
 }
 
 impl FaceNets {
-    /// Loads the shipped weights (checksums verified) onto `device`.
+    /// Loads both detectors and the landmark network from the shipped weights (checksums
+    /// verified) onto `device`.
     pub fn load(device: &Device) -> Result<FaceNets> {
+        let files = ModelFiles::default_dir();
+        Self::load_detectors(&[DetectorKind::Tiny, DetectorKind::Ssd], &files, device)
+    }
+
+    /// Loads only the networks `config` runs (its detector, its fallback, the landmark
+    /// network) from `files`: what a browser page downloads.
+    pub fn load_for(config: &CropConfig, files: &ModelFiles, device: &Device) -> Result<FaceNets> {
+        Self::load_detectors(&Self::detectors(config), files, device)
+    }
+
+    /// The TF.js weight stems [`FaceNets::load_for`] reads for `config`.
+    pub fn weights_for(config: &CropConfig) -> Vec<&'static str> {
+        Self::detectors(config)
+            .into_iter()
+            .map(|d| match d {
+                DetectorKind::Tiny => kao_models::tiny_detector::WEIGHTS,
+                DetectorKind::Ssd => kao_models::ssd::WEIGHTS,
+            })
+            .chain([kao_models::landmark68::WEIGHTS])
+            .collect()
+    }
+
+    fn detectors(config: &CropConfig) -> Vec<DetectorKind> {
+        std::iter::once(config.detector)
+            .chain(config.fallback.filter(|&f| f != config.detector))
+            .collect()
+    }
+
+    fn load_detectors(
+        detectors: &[DetectorKind],
+        files: &ModelFiles,
+        device: &Device,
+    ) -> Result<FaceNets> {
+        let wanted = |kind| detectors.contains(&kind);
         Ok(FaceNets {
             device: device.clone(),
-            tiny: TinyFaceDetector::load_default(device)?,
-            ssd: SsdMobilenetV1::load_default(device)?,
-            landmarks: FaceLandmark68Net::load_default(device)?,
+            tiny: wanted(DetectorKind::Tiny)
+                .then(|| TinyFaceDetector::load_from(files, device))
+                .transpose()?,
+            ssd: wanted(DetectorKind::Ssd)
+                .then(|| SsdMobilenetV1::load_from(files, device))
+                .transpose()?,
+            landmarks: FaceLandmark68Net::load_from(files, device)?,
         })
     }
 }
@@ -169,7 +210,7 @@ impl Cropper {
     ) -> Result<Vec<Detection>> {
         Ok(match kind {
             DetectorKind::Tiny => self.detect_tiny(image, threshold)?,
-            DetectorKind::Ssd => self.nets.ssd.detect(
+            DetectorKind::Ssd => self.ssd()?.detect(
                 image,
                 &SsdOptions {
                     min_confidence: threshold,
@@ -177,6 +218,13 @@ impl Cropper {
                 },
             )?,
         })
+    }
+
+    fn ssd(&self) -> Result<&SsdMobilenetV1> {
+        self.nets
+            .ssd
+            .as_ref()
+            .ok_or(CropError::NotLoaded(DetectorKind::Ssd))
     }
 
     /// The tiny detector at the input fitted to the photo; when that finds nothing above
@@ -188,8 +236,13 @@ impl Cropper {
             image.height(),
             self.config.tiny_max_input as usize,
         );
+        let tiny = self
+            .nets
+            .tiny
+            .as_ref()
+            .ok_or(CropError::NotLoaded(DetectorKind::Tiny))?;
         let run = |input_size: usize| {
-            self.nets.tiny.detect(
+            tiny.detect(
                 image,
                 &TinyOptions {
                     input_size,

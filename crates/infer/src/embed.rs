@@ -2,7 +2,7 @@
 
 use candle_core::{Device, Tensor};
 use image::RgbImage;
-use kao_models::FaceRecognitionNet;
+use kao_models::{FaceRecognitionNet, ModelFiles};
 
 use crate::error::{InferError, Result};
 
@@ -23,8 +23,13 @@ pub struct Embedder {
 impl Embedder {
     /// Loads the bundled weights (checksums verified) on the CPU.
     pub fn load_default() -> Result<Embedder> {
+        Self::load_from(&ModelFiles::default_dir())
+    }
+
+    /// Loads the recognition network's weights from `files` (checksums verified) on the CPU.
+    pub fn load_from(files: &ModelFiles) -> Result<Embedder> {
         let device = Device::Cpu;
-        let net = FaceRecognitionNet::load_default(&device)
+        let net = FaceRecognitionNet::load_from(files, &device)
             .map_err(|e| InferError::Models(e.to_string()))?;
         let sha256 = net.weights_sha256().unwrap_or_default().to_string();
         Ok(Embedder {

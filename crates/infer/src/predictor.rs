@@ -5,6 +5,7 @@ use candle_core::Device;
 use image::RgbImage;
 use kao_dataset::BoxF;
 use kao_facecrop::{Cropper, FaceNets, Pick};
+use kao_models::ModelFiles;
 
 use crate::artifact::ModelArtifact;
 use crate::classifier::{Classification, Classifier, TagProbability};
@@ -40,22 +41,47 @@ impl Predictor {
     /// ones the head was trained on.
     pub fn load(iteration_dir: &Path) -> Result<Predictor> {
         let classifier = Classifier::load(iteration_dir)?;
-        let embedder = Embedder::load_default()?;
+        Self::with_networks(
+            classifier,
+            &ModelFiles::default_dir(),
+            &iteration_dir.join(crate::artifact::MODEL_FILE),
+        )
+    }
+
+    /// Loads the face networks `classifier`'s iteration needs (its detectors, landmarks,
+    /// recognition) from `files`, checking that the recognition weights are the ones the
+    /// head was trained on; `model_json` names the iteration in that error.
+    pub fn with_networks(
+        classifier: Classifier,
+        files: &ModelFiles,
+        model_json: &Path,
+    ) -> Result<Predictor> {
+        let embedder = Embedder::load_from(files)?;
         let expected = &classifier.artifact().embedding;
         if expected.sha256 != embedder.sha256() {
             return Err(InferError::Checksum {
-                path: iteration_dir.join(crate::artifact::MODEL_FILE),
+                path: model_json.to_path_buf(),
                 expected: format!("{} {}", expected.id, expected.sha256),
                 found: format!("{} {}", embedder.id(), embedder.sha256()),
             });
         }
-        let nets = FaceNets::load(&Device::Cpu).map_err(|e| InferError::Models(e.to_string()))?;
-        let cropper = Cropper::new(Arc::new(nets), classifier.artifact().crop.clone());
+        let crop = classifier.artifact().crop.clone();
+        let nets = FaceNets::load_for(&crop, files, &Device::Cpu)
+            .map_err(|e| InferError::Models(e.to_string()))?;
+        let cropper = Cropper::new(Arc::new(nets), crop);
         Ok(Predictor {
             classifier,
             embedder,
             cropper,
         })
+    }
+
+    /// The TF.js weight stems [`Predictor::with_networks`] reads for an iteration: what a
+    /// browser page must download.
+    pub fn weights_for(artifact: &ModelArtifact) -> Vec<&'static str> {
+        let mut stems = FaceNets::weights_for(&artifact.crop);
+        stems.push(kao_models::recognition::WEIGHTS);
+        stems
     }
 
     pub fn artifact(&self) -> &ModelArtifact {

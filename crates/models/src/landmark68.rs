@@ -11,7 +11,10 @@ use candle_nn::VarBuilder;
 use crate::blocks::{dense_block, DenseBlock};
 use crate::error::{ModelError, Result};
 use crate::ops::pool::AvgPool;
-use crate::{default_model_dir, Weights};
+use crate::{ModelFiles, Weights};
+
+/// The stem of the network's TF.js weight files.
+pub const WEIGHTS: &str = "face_landmark_68_model";
 
 /// Side of the square input the landmark nets expect.
 pub const INPUT_SIZE: usize = 112;
@@ -41,9 +44,14 @@ impl FaceLandmark68Net {
         })
     }
 
-    /// Loads `face_landmark_68_model` from [`default_model_dir`] (checksums verified).
+    /// Loads `face_landmark_68_model` from [`crate::default_model_dir`] (checksums verified).
     pub fn load_default(device: &Device) -> Result<Self> {
-        let weights = Weights::load(&default_model_dir(), "face_landmark_68_model", device)?;
+        Self::load_from(&ModelFiles::default_dir(), device)
+    }
+
+    /// Loads [`WEIGHTS`] from `files` (checksums verified) onto `device`.
+    pub fn load_from(files: &ModelFiles, device: &Device) -> Result<Self> {
+        let weights = Weights::load_from(files, WEIGHTS, device)?;
         let mut net = Self::load(weights.var_builder(device))?;
         net.sha256 = Some(weights.sha256().to_string());
         Ok(net)

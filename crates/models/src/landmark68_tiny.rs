@@ -12,7 +12,10 @@ use crate::blocks::{dense_block, DenseBlock};
 use crate::error::Result;
 use crate::landmark68::{fully_connected, MEAN_RGB};
 use crate::ops::pool::AvgPool;
-use crate::{default_model_dir, Weights};
+use crate::{ModelFiles, Weights};
+
+/// The stem of the network's TF.js weight files.
+pub const WEIGHTS: &str = "face_landmark_68_tiny_model";
 
 /// The network: raw 0–255 RGB `[N, 3, 112, 112]` in, `[N, 136]` relative coordinates out.
 #[derive(Debug, Clone)]
@@ -35,9 +38,14 @@ impl FaceLandmark68TinyNet {
         })
     }
 
-    /// Loads `face_landmark_68_tiny_model` from [`default_model_dir`] (checksums verified).
+    /// Loads `face_landmark_68_tiny_model` from [`crate::default_model_dir`] (checksums verified).
     pub fn load_default(device: &Device) -> Result<Self> {
-        let weights = Weights::load(&default_model_dir(), "face_landmark_68_tiny_model", device)?;
+        Self::load_from(&ModelFiles::default_dir(), device)
+    }
+
+    /// Loads [`WEIGHTS`] from `files` (checksums verified) onto `device`.
+    pub fn load_from(files: &ModelFiles, device: &Device) -> Result<Self> {
+        let weights = Weights::load_from(files, WEIGHTS, device)?;
         let mut net = Self::load(weights.var_builder(device))?;
         net.sha256 = Some(weights.sha256().to_string());
         Ok(net)

@@ -11,7 +11,10 @@ use candle_nn::VarBuilder;
 
 use crate::error::Result;
 use crate::ops::{pool, Conv2d, Padding};
-use crate::{default_model_dir, Weights};
+use crate::{ModelFiles, Weights};
+
+/// The stem of the network's TF.js weight files.
+pub const WEIGHTS: &str = "face_recognition_model";
 
 /// Side of the square input the net expects.
 pub const INPUT_SIZE: usize = 150;
@@ -149,9 +152,14 @@ impl FaceRecognitionNet {
         })
     }
 
-    /// Loads `face_recognition_model` from [`default_model_dir`] (checksums verified).
+    /// Loads `face_recognition_model` from [`crate::default_model_dir`] (checksums verified).
     pub fn load_default(device: &Device) -> Result<Self> {
-        let weights = Weights::load(&default_model_dir(), "face_recognition_model", device)?;
+        Self::load_from(&ModelFiles::default_dir(), device)
+    }
+
+    /// Loads [`WEIGHTS`] from `files` (checksums verified) onto `device`.
+    pub fn load_from(files: &ModelFiles, device: &Device) -> Result<Self> {
+        let weights = Weights::load_from(files, WEIGHTS, device)?;
         let mut net = Self::load(weights.var_builder(device))?;
         net.sha256 = Some(weights.sha256().to_string());
         Ok(net)

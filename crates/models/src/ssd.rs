@@ -15,7 +15,10 @@ use crate::error::Result;
 use crate::nms::non_max_suppression;
 use crate::ops::{Activation, Conv2d, DepthwiseConv2d, Padding, PointwiseConv2d};
 use crate::preprocess::{self, Pad, Rect};
-use crate::weights::Weights;
+use crate::weights::{ModelFiles, Weights};
+
+/// The stem of the network's TF.js weight files.
+pub const WEIGHTS: &str = "ssd_mobilenetv1_model";
 
 /// The fixed network input side.
 pub const INPUT_SIZE: usize = 512;
@@ -249,7 +252,12 @@ impl SsdMobilenetV1 {
 
     /// Loads the weights shipped in [`crate::default_model_dir`] onto `device`.
     pub fn load_default(device: &Device) -> Result<Self> {
-        let weights = Weights::load(&crate::default_model_dir(), "ssd_mobilenetv1_model", device)?;
+        Self::load_from(&ModelFiles::default_dir(), device)
+    }
+
+    /// Loads [`WEIGHTS`] from `files` (checksums verified) onto `device`.
+    pub fn load_from(files: &ModelFiles, device: &Device) -> Result<Self> {
+        let weights = Weights::load_from(files, WEIGHTS, device)?;
         Self::load(weights.var_builder(device))
     }
 

@@ -17,7 +17,10 @@ use crate::nms::non_max_suppression;
 use crate::ops::pool::MaxPool2Same;
 use crate::ops::{Activation, Conv2d, Conv3x3Pool, DepthwiseConv2d, Padding, PointwiseConv2d};
 use crate::preprocess::{self, Pad, Rect};
-use crate::weights::Weights;
+use crate::weights::{ModelFiles, Weights};
+
+/// The stem of the network's TF.js weight files.
+pub const WEIGHTS: &str = "tiny_face_detector_model";
 
 /// Anchor box sizes (width, height) in grid cells.
 const ANCHORS: [(f64, f64); 5] = [
@@ -128,11 +131,12 @@ impl TinyFaceDetector {
 
     /// Loads the weights shipped in [`crate::default_model_dir`] onto `device`.
     pub fn load_default(device: &Device) -> Result<Self> {
-        let weights = Weights::load(
-            &crate::default_model_dir(),
-            "tiny_face_detector_model",
-            device,
-        )?;
+        Self::load_from(&ModelFiles::default_dir(), device)
+    }
+
+    /// Loads [`WEIGHTS`] from `files` (checksums verified) onto `device`.
+    pub fn load_from(files: &ModelFiles, device: &Device) -> Result<Self> {
+        let weights = Weights::load_from(files, WEIGHTS, device)?;
         Self::load(weights.var_builder(device))
     }
 

@@ -7,7 +7,6 @@ use std::sync::{Arc, RwLock};
 
 use kao_dataset::WorkDir;
 use kao_infer::Predictor;
-use sha2::{Digest, Sha256};
 
 use crate::error::ServeError;
 
@@ -99,7 +98,7 @@ impl Live {
                 Some(s) => (Arc::clone(&s.predictor), s.iteration_id.clone()),
                 None => {
                     let predictor = Predictor::load(&self.work.iteration(p.iteration))?;
-                    let id = iteration_uuid(&self.project_id, &predictor);
+                    let id = kao_infer::iteration_id(&self.project_id, predictor.artifact());
                     tracing::info!(name = %p.name, iteration = p.iteration, "loaded published iteration");
                     (Arc::new(predictor), id)
                 }
@@ -136,17 +135,4 @@ impl Live {
             None => Ok(false),
         }
     }
-}
-
-fn iteration_uuid(project_id: &str, predictor: &Predictor) -> String {
-    let a = predictor.artifact();
-    let mut h = Sha256::new();
-    h.update(project_id.as_bytes());
-    h.update(a.iteration.to_le_bytes());
-    h.update(a.head.sha256.as_bytes());
-    let mut bytes: [u8; 16] = h.finalize()[..16].try_into().expect("16 of 32 bytes");
-    // Version 8 (custom, RFC 9562) and the RFC variant: a well-formed UUID that is not random.
-    bytes[6] = (bytes[6] & 0x0f) | 0x80;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    uuid::Uuid::from_bytes(bytes).to_string()
 }
