@@ -165,3 +165,46 @@ pub(crate) fn copy(from: &Path, to: &Path) -> Result<u64> {
     }
     std::fs::copy(from, to).map_err(ExportError::io(from))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_export_replaces_an_earlier_one_and_nothing_else() {
+        let root = tempfile::tempdir().unwrap();
+        let out = root.path().join("web");
+        let write = |marker: &str| {
+            let staging = Staging::begin(&out)?;
+            std::fs::write(staging.dir().join(EXPORT_FILE), marker).unwrap();
+            staging.commit()
+        };
+        write("first").unwrap();
+        write("second").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(out.join(EXPORT_FILE)).unwrap(),
+            "second"
+        );
+        // Only the folder itself is left: no staging or old copies beside it.
+        let names: Vec<_> = std::fs::read_dir(root.path()).unwrap().collect();
+        assert_eq!(names.len(), 1);
+
+        let other = root.path().join("photos");
+        std::fs::create_dir_all(&other).unwrap();
+        std::fs::write(other.join("me.jpg"), b"not an export").unwrap();
+        let err = Staging::begin(&other).err().unwrap();
+        assert!(matches!(err, ExportError::NotAnExport(_)), "{err}");
+        assert!(other.join("me.jpg").is_file());
+    }
+
+    #[test]
+    fn an_unfinished_export_leaves_nothing_behind() {
+        let root = tempfile::tempdir().unwrap();
+        let out = root.path().join("web");
+        {
+            let staging = Staging::begin(&out).unwrap();
+            std::fs::write(staging.dir().join("half"), b"x").unwrap();
+        }
+        assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0);
+    }
+}

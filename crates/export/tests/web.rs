@@ -289,3 +289,46 @@ async fn exported_page_answers_as_native_offline_from_files_and_camera() {
     }
     browser.quit().await;
 }
+
+/// Without a browser: the exported `model/` folder, loaded by kao-web natively from its
+/// bytes, answers exactly as the Predictor loaded from the work dir.
+#[test]
+fn exported_bundle_loads_from_bytes_with_native_answers() {
+    let Some(work_path) = trained() else { return };
+    let work = WorkDir::new(work_path);
+    let (n, name) = kao_export::resolve(&work, &Selection::Published(PUBLISHED.into())).unwrap();
+    let bundle = kao_infer::Bundle::collect(
+        &work,
+        n,
+        name.as_deref(),
+        &kao_models::ModelFiles::default_dir(),
+    )
+    .unwrap();
+    let model = kao_web::WebModel::load(bundle.files.clone()).unwrap();
+    let native = Predictor::load(&work.iteration(n)).unwrap();
+    for path in photos().iter().step_by(4) {
+        let image = kao_image::load(path, &kao_image::Limits::default())
+            .unwrap()
+            .image;
+        let rgba: Vec<u8> = image
+            .pixels()
+            .flat_map(|p| [p.0[0], p.0[1], p.0[2], 255])
+            .collect();
+        let (w, h) = image.dimensions();
+        let answer = model
+            .identify(&rgba, w, h, "id".into(), "2026-01-01T00:00:00Z".into())
+            .unwrap();
+        let answer = serde_json::to_value(&answer).unwrap();
+        let worst = compare(
+            &path.display().to_string(),
+            &answer,
+            &native.predict(&image).unwrap(),
+        );
+        assert_eq!(worst, 0.0, "{}", path.display());
+    }
+    // A bundle missing a file it lists names the file.
+    let mut files = bundle.files;
+    files.remove("head.safetensors");
+    let err = kao_web::WebModel::load(files).err().unwrap().to_string();
+    assert!(err.contains("head.safetensors"), "{err}");
+}

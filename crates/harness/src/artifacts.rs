@@ -114,7 +114,16 @@ pub fn build_web_runtime() -> Result<PathBuf> {
     }
     let mut bindgen = Command::new("wasm-bindgen");
     bindgen
-        .args(["--target", "web", "--no-typescript", "--out-dir"])
+        // The name and producers sections only help debuggers; they are a tenth of the
+        // module that every visitor would download.
+        .args([
+            "--target",
+            "web",
+            "--no-typescript",
+            "--remove-name-section",
+            "--remove-producers-section",
+            "--out-dir",
+        ])
         .arg(&out)
         .arg(&wasm);
     run(bindgen, "wasm-bindgen --target web")?;

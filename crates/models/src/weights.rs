@@ -304,6 +304,42 @@ fn read_verified(
 mod tests {
     use super::*;
 
+    /// The same files from memory give the same tensors as from the folder; a missing or
+    /// altered file is named.
+    #[test]
+    fn memory_files_load_like_the_folder() {
+        let dir = crate::default_model_dir();
+        let stem = crate::tiny_detector::WEIGHTS;
+        let folder = ModelFiles::Dir(dir.clone());
+        let names = folder.model_files(stem).unwrap();
+        assert_eq!(names.len(), 2, "{names:?}");
+        let mut files: BTreeMap<String, Vec<u8>> = names
+            .iter()
+            .chain([&CHECKSUMS_FILE.to_string()])
+            .map(|n| (n.clone(), std::fs::read(dir.join(n)).unwrap()))
+            .collect();
+        let device = Device::Cpu;
+        let a = Weights::load_from(&folder, stem, &device).unwrap();
+        let memory = ModelFiles::Memory(Arc::new(files.clone()));
+        let b = Weights::load_from(&memory, stem, &device).unwrap();
+        assert_eq!(a.sha256(), b.sha256());
+        for name in a.names() {
+            let (x, y) = (a.get(name).unwrap(), b.get(name).unwrap());
+            let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            assert_eq!(flat(x), flat(y), "{name}");
+        }
+
+        let shard = names[1].clone();
+        files.get_mut(&shard).unwrap()[0] ^= 1;
+        let altered = ModelFiles::Memory(Arc::new(files.clone()));
+        let err = Weights::load_from(&altered, stem, &device).err().unwrap();
+        assert!(err.to_string().contains(&shard), "{err}");
+        files.remove(&shard);
+        let missing = ModelFiles::Memory(Arc::new(files));
+        let err = Weights::load_from(&missing, stem, &device).err().unwrap();
+        assert!(err.to_string().contains(&shard), "{err}");
+    }
+
     #[test]
     fn f16_values() {
         assert_eq!(f16_to_f32(0x3c00), 1.0);
