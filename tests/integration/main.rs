@@ -1,5 +1,6 @@
 //! End-to-end tests of the `kao` binary.
 
+mod bad_entries;
 mod crawl;
 mod crop;
 mod inspect;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
-use kao_dataset::{read_manifest, FaceRecord, WorkDir};
+use kao_dataset::{read_current_chips, WorkDir};
 use kao_facecrop::{crop_tree, CropConfig, Cropper, DetectorKind, FaceNets};
 use kao_infer::Embedder;
 
@@ -59,16 +59,15 @@ pub fn run() -> anyhow::Result<()> {
         )
         .with_context(|| format!("cropping {}", lfw5.display()))?;
         let crop_s = t.elapsed().as_secs_f64();
-        let chips: Vec<image::RgbImage> = read_manifest::<FaceRecord>(&work.faces_manifest())?
-            .records
-            .into_iter()
-            .filter_map(|r| match r {
-                FaceRecord::Chip(c) => image::open(work.faces().join(&c.chip))
-                    .ok()
-                    .map(|i| i.to_rgb8()),
-                FaceRecord::Reject(_) => None,
-            })
-            .collect();
+        let chips: Vec<image::RgbImage> =
+            read_current_chips(&work, Some(&cropper.config().settings_hash()))?
+                .into_iter()
+                .filter_map(|c| {
+                    image::open(work.faces().join(&c.chip))
+                        .ok()
+                        .map(|i| i.to_rgb8())
+                })
+                .collect();
         let t = Instant::now();
         for batch in chips.chunks(16) {
             embedder.embed(batch)?;

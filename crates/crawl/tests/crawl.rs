@@ -590,7 +590,7 @@ async fn remote_archive_is_downloaded_once_and_shared() {
     assert_eq!(summary.tags[0].kept, 2);
     assert_eq!(summary.tags[1].kept, 2);
     assert_eq!(server.hits_of("/files/5976018"), 1);
-    let downloads = work.root().join("downloads");
+    let downloads = work.downloads();
     assert_eq!(files(&downloads), [format!("{sum}.tgz")]);
     // A later run reuses the verified download and skips settled members.
     let summary = crawl(&work, &jobs, &options(&server), &no_progress)

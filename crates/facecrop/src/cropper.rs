@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use candle_core::Device;
 use image::RgbImage;
-use kao_dataset::BoxF;
+use kao_dataset::{BoxF, RejectReason};
 use kao_models::preprocess::{self, Pad, Rect};
 use kao_models::ssd::{SsdMobilenetV1, SsdOptions};
 use kao_models::{
@@ -93,8 +93,11 @@ pub enum Outcome {
         faces: Vec<Face>,
         picked: Vec<usize>,
     },
-    /// Nothing usable; `reason` is `no_face`, `low_score`, `face_too_small` or `ambiguous`.
-    Reject { reason: &'static str },
+    /// Nothing usable: why, and what was found against which limit.
+    Reject {
+        reason: RejectReason,
+        detail: String,
+    },
 }
 
 /// Runs the crop settings over photos.
@@ -149,35 +152,48 @@ impl Cropper {
             }
         }
         if candidates.is_empty() {
-            return Ok(Outcome::Reject { reason: "no_face" });
+            return Ok(reject(
+                RejectReason::NoFace,
+                format!("no detection scored at least {low:.2}"),
+            ));
         }
+        let best = candidates.iter().map(|d| d.score).fold(f64::MIN, f64::max);
         let confident: Vec<Detection> = candidates
             .into_iter()
             .filter(|d| d.score > threshold)
             .collect();
         if confident.is_empty() {
-            return Ok(Outcome::Reject {
-                reason: "low_score",
-            });
+            return Ok(reject(
+                RejectReason::LowScore,
+                format!("best score {best:.2}, the threshold is {threshold:.2}"),
+            ));
         }
         let min = f64::from(self.config.min_face);
-        let big: Vec<Detection> = confident
-            .into_iter()
-            .filter(|d| d.bbox.width.min(d.bbox.height) >= min)
-            .collect();
+        let side = |d: &Detection| d.bbox.width.min(d.bbox.height);
+        let largest = confident.iter().map(side).fold(0.0, f64::max);
+        let big: Vec<Detection> = confident.into_iter().filter(|d| side(d) >= min).collect();
         if big.is_empty() {
-            return Ok(Outcome::Reject {
-                reason: "face_too_small",
-            });
+            return Ok(reject(
+                RejectReason::FaceTooSmall,
+                format!(
+                    "largest face {largest:.0} px, the minimum is {} px",
+                    self.config.min_face
+                ),
+            ));
         }
         // Pick on the boxes first: landmarks are only worth computing for chosen faces.
         let boxes: Vec<BoxF> = big.iter().map(|d| to_box(&d.bbox)).collect();
         if self.config.pick == Pick::Center
             && crate::center_is_ambiguous(&boxes, image.width(), image.height())
         {
-            return Ok(Outcome::Reject {
-                reason: "ambiguous",
-            });
+            return Ok(reject(
+                RejectReason::Ambiguous,
+                format!(
+                    "{} faces; the two nearest the centre are within {:.0} % of the shorter side of each other",
+                    boxes.len(),
+                    crate::pick::AMBIGUOUS_MARGIN * 100.0
+                ),
+            ));
         }
         let chosen: Vec<Detection> =
             crate::pick_boxes(&boxes, image.width(), image.height(), self.config.pick)
@@ -186,7 +202,10 @@ impl Cropper {
                 .collect();
         let faces = self.landmark(image, &chosen)?;
         if faces.is_empty() {
-            return Ok(Outcome::Reject { reason: "no_face" });
+            return Ok(reject(
+                RejectReason::NoFace,
+                "no detected face had landmarks to align".to_string(),
+            ));
         }
         let picked = (0..faces.len()).collect();
         Ok(Outcome::Faces { faces, picked })
@@ -298,6 +317,10 @@ impl Cropper {
         }
         Ok(faces)
     }
+}
+
+fn reject(reason: RejectReason, detail: String) -> Outcome {
+    Outcome::Reject { reason, detail }
 }
 
 fn to_box(b: &kao_models::BBox) -> BoxF {

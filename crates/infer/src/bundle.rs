@@ -67,13 +67,11 @@ impl Bundle {
             (MODEL_FILE.to_string(), model_json),
             (HEAD_FILE.to_string(), head),
         ]);
-        let models = |e: kao_models::ModelError| InferError::Models(e.to_string());
         let mut names = Vec::new();
         for stem in Predictor::weights_for(&artifact) {
-            names.extend(networks.model_files(stem).map_err(models)?);
+            names.extend(networks.model_files(stem)?);
         }
-        let sums =
-            String::from_utf8_lossy(&networks.read(CHECKSUMS_FILE).map_err(models)?).into_owned();
+        let sums = String::from_utf8_lossy(&networks.read(CHECKSUMS_FILE)?).into_owned();
         let mut kept = String::new();
         for name in &names {
             let line = sums
@@ -82,15 +80,12 @@ impl Bundle {
                     l.split_once(char::is_whitespace)
                         .is_some_and(|(_, n)| n.trim().trim_start_matches('*') == name)
                 })
-                .ok_or_else(|| {
-                    InferError::Models(format!(
-                        "{}: no entry in {CHECKSUMS_FILE}",
-                        networks.path(name).display()
-                    ))
+                .ok_or_else(|| kao_models::ModelError::NotInChecksums {
+                    path: networks.path(name),
                 })?;
             kept.push_str(line);
             kept.push('\n');
-            files.insert(name.clone(), networks.read(name).map_err(models)?);
+            files.insert(name.clone(), networks.read(name)?);
         }
         files.insert(CHECKSUMS_FILE.to_string(), kept.into_bytes());
         let info = BundleInfo {

@@ -2,9 +2,9 @@
 
 use candle_core::{Device, Tensor};
 use image::RgbImage;
-use kao_models::{FaceRecognitionNet, ModelFiles};
+use kao_models::{FaceRecognitionNet, ModelError, ModelFiles};
 
-use crate::error::{InferError, Result};
+use crate::error::Result;
 
 /// The id recorded in `model.json` and used to key the embedding cache.
 pub const EMBEDDING_ID: &str = "face-api-1.7.15/face_recognition_model";
@@ -29,8 +29,7 @@ impl Embedder {
     /// Loads the recognition network's weights from `files` (checksums verified) on the CPU.
     pub fn load_from(files: &ModelFiles) -> Result<Embedder> {
         let device = Device::Cpu;
-        let net = FaceRecognitionNet::load_from(files, &device)
-            .map_err(|e| InferError::Models(e.to_string()))?;
+        let net = FaceRecognitionNet::load_from(files, &device)?;
         let sha256 = net.weights_sha256().unwrap_or_default().to_string();
         Ok(Embedder {
             net,
@@ -61,11 +60,12 @@ impl Embedder {
     fn embed_one(&self, chip: &RgbImage) -> Result<Vec<f32>> {
         let side = CHIP_SIZE as usize;
         if chip.dimensions() != (CHIP_SIZE, CHIP_SIZE) {
-            return Err(InferError::Models(format!(
-                "chip is {}x{}, the network takes {side}x{side}",
+            return Err(ModelError::Input(format!(
+                "chip is {}x{}, the recognition network takes {side}x{side}",
                 chip.width(),
                 chip.height()
-            )));
+            ))
+            .into());
         }
         // HWC bytes to CHW floats, as the network's [1, 3, 150, 150] input.
         let raw = chip.as_raw();
@@ -73,11 +73,11 @@ impl Embedder {
         for c in 0..3 {
             data.extend(raw.iter().skip(c).step_by(3).map(|&v| v as f32));
         }
-        let run = || -> std::result::Result<Vec<f32>, Box<dyn std::error::Error>> {
+        let run = || -> kao_models::Result<Vec<f32>> {
             let x = Tensor::from_vec(data, (1, 3, side, side), &self.device)?;
             let mut rows = self.net.forward(&x)?.to_vec2::<f32>()?;
             Ok(rows.pop().unwrap_or_default())
         };
-        run().map_err(|e| InferError::Models(e.to_string()))
+        Ok(run()?)
     }
 }

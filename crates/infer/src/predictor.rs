@@ -66,8 +66,7 @@ impl Predictor {
             });
         }
         let crop = classifier.artifact().crop.clone();
-        let nets = FaceNets::load_for(&crop, files, &Device::Cpu)
-            .map_err(|e| InferError::Models(e.to_string()))?;
+        let nets = FaceNets::load_for(&crop, files, &Device::Cpu)?;
         let cropper = Cropper::new(Arc::new(nets), crop);
         Ok(Predictor {
             classifier,
@@ -109,10 +108,7 @@ impl Predictor {
     /// Every face of the image, in detector order, with the artifact's crop settings:
     /// the chips are cut exactly as the training chips were.
     pub fn predict(&self, image: &RgbImage) -> Result<Vec<FacePrediction>> {
-        let faces = self
-            .cropper
-            .faces(image)
-            .map_err(|e| InferError::Models(e.to_string()))?;
+        let faces = self.cropper.faces(image)?;
         let picked = kao_facecrop::pick(&faces, image.width(), image.height(), Pick::Center);
         let chips: Vec<RgbImage> = faces.iter().map(|f| self.cropper.chip(image, f)).collect();
         let classes = self.predict_chips(&chips)?;

@@ -30,7 +30,6 @@ pub fn run(ctx: &Ctx) -> Result<(StageReport, serde_json::Value)> {
     let raw = ctx.work.raw();
     let total = kao_dataset::list_tree(&raw)
         .map_err(PipelineError::stage(STAGE))?
-        .0
         .len() as u64;
     let nets = FaceNets::load(&candle_core::Device::Cpu).map_err(PipelineError::stage(STAGE))?;
     let cropper = Cropper::new(Arc::new(nets), ctx.config.crop_config());
