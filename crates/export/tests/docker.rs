@@ -143,6 +143,8 @@ async fn static_kao_serves_the_export_from_an_empty_root() {
         .arg(&context)
         .args(["/kao", "serve", "--bind", &format!("127.0.0.1:{port}")])
         .env_clear()
+        // Only to find chroot itself; nothing in the root uses it.
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("KAO_MODELS", "/models")
         .env("KAO_WORK", "/work")
         .env("KAO_PREDICTION_KEY", KEY)

@@ -83,8 +83,10 @@ fn y4m(path: &Path) -> Vec<u8> {
 }
 
 /// The largest probability difference between a browser answer's faces and native faces,
-/// after checking that they agree on the count, each face's top tag and unknown flag.
-fn compare(what: &str, browser: &Value, native: &[FacePrediction]) -> f32 {
+/// after checking that they agree on the count, each face's top tag and picked face, and
+/// the number of faces whose unknown flag differs (a face near the unknown rule's
+/// threshold may cross it when the pixels differ slightly).
+fn compare(what: &str, browser: &Value, native: &[FacePrediction]) -> (f32, usize) {
     let faces = browser["faces"].as_array().expect("faces");
     assert_eq!(
         faces.len(),
@@ -92,11 +94,18 @@ fn compare(what: &str, browser: &Value, native: &[FacePrediction]) -> f32 {
         "{what}: face count, browser {browser}"
     );
     let mut worst = 0f32;
+    let mut flips = 0;
     for (i, (b, n)) in faces.iter().zip(native).enumerate() {
         let top = b["predictions"][0]["tagName"].as_str().unwrap_or_default();
         assert_eq!(top, n.predictions[0].tag_name, "{what}: face {i} top tag");
-        assert_eq!(b["unknown"], n.unknown, "{what}: face {i} unknown");
         assert_eq!(b["picked"], n.picked, "{what}: face {i} picked");
+        if b["unknown"] != n.unknown {
+            eprintln!(
+                "{what}: face {i}: unknown {} in the browser, {} natively",
+                b["unknown"], n.unknown
+            );
+            flips += 1;
+        }
         for p in b["predictions"].as_array().unwrap() {
             let name = p["tagName"].as_str().unwrap();
             let native_p = n
@@ -109,12 +118,18 @@ fn compare(what: &str, browser: &Value, native: &[FacePrediction]) -> f32 {
             worst = worst.max(diff);
         }
     }
-    worst
+    (worst, flips)
 }
 
 const IDENTIFY_BYTES: &str = "const [data, type] = arguments;
     const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
     return window.kao.identify(new Blob([bytes], { type }));";
+
+const IDENTIFY_IMG: &str = "const [data, type] = arguments;
+    const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+    const img = new Image();
+    img.src = URL.createObjectURL(new Blob([bytes], { type }));
+    return img.decode().then(() => window.kao.identify(img));";
 
 const IDENTIFY_PIXELS: &str = "const [data, width, height] = arguments;
     const bytes = Uint8ClampedArray.from(atob(data), (c) => c.charCodeAt(0));
@@ -184,10 +199,12 @@ async fn exported_page_answers_as_native_offline_from_files_and_camera() {
         .await
         .unwrap_or_else(|e| panic!("page never ready: {e}; server saw {:?}", server.requests()));
 
-    // Every photo through the browser's own decoder, and through the native decoder's
-    // pixels: the second must match native almost exactly, so what is left of the
-    // first's difference is JPEG decoding.
-    let (mut worst_decoded, mut worst_pixels) = (0f32, 0f32);
+    // Every photo three ways: as a file (a Blob: Kao's decoder, in the browser), as an
+    // <img> (the browser's JPEG decoder), and as the native decoder's pixels (ImageData).
+    // The first and the last must match native; the <img> path shows what decoding alone
+    // changes.
+    let (mut worst_file, mut worst_img, mut worst_pixels) = (0f32, 0f32, 0f32);
+    let (mut flips_img, mut photos_checked) = (0, 0);
     for path in photos() {
         let bytes = std::fs::read(&path).unwrap();
         let what = path.file_name().unwrap().to_string_lossy().into_owned();
@@ -197,7 +214,18 @@ async fn exported_page_answers_as_native_offline_from_files_and_camera() {
             .execute(IDENTIFY_BYTES, json!([b64(&bytes), "image/jpeg"]))
             .await
             .unwrap_or_else(|e| panic!("{what}: {e}"));
-        worst_decoded = worst_decoded.max(compare(&what, &answer, &faces));
+        let (worst, flips) = compare(&what, &answer, &faces);
+        assert_eq!(flips, 0, "{what}: file, different unknown flag");
+        worst_file = worst_file.max(worst);
+        assert_eq!(answer["project"], summary.info.project);
+        assert_eq!(answer["iteration"], summary.info.iteration_id);
+        let answer = browser
+            .execute(IDENTIFY_IMG, json!([b64(&bytes), "image/jpeg"]))
+            .await
+            .unwrap_or_else(|e| panic!("{what} (img): {e}"));
+        let (worst, flips) = compare(&what, &answer, &faces);
+        worst_img = worst_img.max(worst);
+        flips_img += flips;
         let rgba: Vec<u8> = decoded
             .image
             .pixels()
@@ -208,16 +236,19 @@ async fn exported_page_answers_as_native_offline_from_files_and_camera() {
             .execute(IDENTIFY_PIXELS, json!([b64(&rgba), w, h]))
             .await
             .unwrap_or_else(|e| panic!("{what} (native pixels): {e}"));
-        worst_pixels = worst_pixels.max(compare(&what, &answer, &faces));
-        assert_eq!(answer["project"], summary.info.project);
-        assert_eq!(answer["iteration"], summary.info.iteration_id);
+        let (worst, flips) = compare(&what, &answer, &faces);
+        assert_eq!(flips, 0, "{what}: same pixels, different unknown flag");
+        worst_pixels = worst_pixels.max(worst);
+        photos_checked += 1;
     }
     eprintln!(
-        "largest probability difference from native: {worst_decoded:.5} (browser's JPEG \
-         decoder), {worst_pixels:.6} (native decoder's pixels)"
+        "{photos_checked} photos, top tags equal to native on every path; largest \
+         probability difference from native: {worst_file:.6} as files (Kao's decoder), \
+         {worst_pixels:.6} as the native decoder's pixels, {worst_img:.5} as <img> (the \
+         browser's JPEG decoder, {flips_img} unknown flags differing)"
     );
-    assert!(worst_decoded <= TOLERANCE, "{worst_decoded}");
-    assert!(worst_pixels <= 1e-3, "{worst_pixels}");
+    assert!(worst_file <= TOLERANCE, "{worst_file}");
+    assert!(worst_pixels <= TOLERANCE, "{worst_pixels}");
 
     // The page itself: a photo chosen with the file input gets a named box.
     let chosen = lfw("Colin_Powell", PHOTOS_PER_PERSON + 5);
@@ -319,12 +350,9 @@ fn exported_bundle_loads_from_bytes_with_native_answers() {
             .identify(&rgba, w, h, "id".into(), "2026-01-01T00:00:00Z".into())
             .unwrap();
         let answer = serde_json::to_value(&answer).unwrap();
-        let worst = compare(
-            &path.display().to_string(),
-            &answer,
-            &native.predict(&image).unwrap(),
-        );
-        assert_eq!(worst, 0.0, "{}", path.display());
+        let faces = native.predict(&image).unwrap();
+        let (worst, flips) = compare(&path.display().to_string(), &answer, &faces);
+        assert_eq!((worst, flips), (0.0, 0), "{}", path.display());
     }
     // A bundle missing a file it lists names the file.
     let mut files = bundle.files;

@@ -99,7 +99,7 @@ impl Chromium {
             args.extend([
                 "--proxy-server=http://127.0.0.1:9".to_string(),
                 format!("--proxy-bypass-list=<-loopback>;{origin}"),
-                "--host-resolver-rules=MAP * ~NOTFOUND".into(),
+                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1".into(),
             ]);
         }
         args.extend(options.args.iter().cloned());

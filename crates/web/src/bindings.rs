@@ -60,6 +60,16 @@ impl Model {
         value.to_string()
     }
 
+    /// The Prediction API's JSON for an encoded image, decoded as `kao predict` decodes it;
+    /// an error starting `decode:` when Kao's decoder cannot read it.
+    pub fn identify_encoded(&self, bytes: &[u8], created: String) -> Result<String, JsError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        self.0
+            .identify_encoded(bytes, id, created)
+            .map(|p| serde_json::to_string(&p).expect("prediction serialises"))
+            .map_err(|e| JsError::new(&e.to_string()))
+    }
+
     /// The Prediction API's JSON for `width`×`height` RGBA pixels.
     pub fn identify(
         &self,

@@ -11,6 +11,9 @@ use kao_infer::{Bundle, BundleInfo, InferError, Predictor};
 pub enum WebError {
     #[error(transparent)]
     Model(#[from] InferError),
+    /// Kao's decoder cannot read the bytes (the page then lets the browser decode them).
+    #[error("decode: {0}")]
+    Decode(#[from] kao_image::ImageError),
     #[error("pixels: a {width}x{height} RGBA image has {expected} bytes, got {found}")]
     Pixels {
         width: u32,
@@ -43,6 +46,19 @@ impl WebModel {
         &self.predictor
     }
 
+    /// The answer for an encoded image (JPEG, PNG, GIF, BMP, WebP), decoded by Kao's own
+    /// decoder with the limits `kao serve` applies: the pixels, and so the answer, are
+    /// exactly those of `kao predict` and `kao serve` for the same file.
+    pub fn identify_encoded(
+        &self,
+        bytes: &[u8],
+        id: String,
+        created: String,
+    ) -> Result<ImagePrediction, WebError> {
+        let decoded = kao_image::decode(bytes, &kao_image::Limits::default())?;
+        self.identify_image(&decoded.image, id, created)
+    }
+
     /// The answer for an RGBA image (as a canvas's `getImageData` gives it; alpha is
     /// dropped, as the native decoder drops it), with `id` and `created` (RFC 3339) as the
     /// caller supplies them.
@@ -68,12 +84,21 @@ impl WebModel {
             .flat_map(|p| [p[0], p[1], p[2]])
             .collect();
         let image = RgbImage::from_raw(width, height, rgb).expect("length checked");
-        let faces = self.predictor.predict(&image)?;
+        self.identify_image(&image, id, created)
+    }
+
+    fn identify_image(
+        &self,
+        image: &RgbImage,
+        id: String,
+        created: String,
+    ) -> Result<ImagePrediction, WebError> {
+        let faces = self.predictor.predict(image)?;
         let ctx = Context {
             project: &self.info.project,
             iteration: &self.info.iteration,
-            width,
-            height,
+            width: image.width(),
+            height: image.height(),
         };
         Ok(response::build_at(&ctx, &faces, id, created))
     }

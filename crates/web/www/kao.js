@@ -90,11 +90,21 @@ async function pixels(source) {
 
 /**
  * Every face in `source` with its tags: the Prediction API's JSON. `source` is a Blob or
- * File (decoded by the browser), an <img>, <canvas>, <video> (its current frame),
- * ImageBitmap, OffscreenCanvas or ImageData.
+ * File, an <img>, <canvas>, <video> (its current frame), ImageBitmap, OffscreenCanvas or
+ * ImageData. A Blob's bytes are decoded by Kao's own decoder, so the answer is exactly
+ * `kao predict`'s for the same file; formats it does not read (HEIC, AVIF, …) are decoded
+ * by the browser. Every other source is pixels the browser has already decoded.
  */
 export async function identify(source) {
   if (!model) throw new Error("kao.identify: call kao.load() first");
+  const created = new Date().toISOString();
+  if (source instanceof Blob) {
+    try {
+      return JSON.parse(model.identify_encoded(new Uint8Array(await source.arrayBuffer()), created));
+    } catch (e) {
+      if (!String(e?.message).startsWith("decode:")) throw e;
+    }
+  }
   const { data, width, height } = await pixels(source);
-  return JSON.parse(model.identify(data, width, height, new Date().toISOString()));
+  return JSON.parse(model.identify(data, width, height, created));
 }
