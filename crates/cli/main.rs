@@ -5,8 +5,10 @@ mod augment;
 mod crawl;
 mod crop;
 mod detect;
+mod draw;
 mod eval;
 mod export;
+mod import;
 mod inspect;
 mod iterations;
 mod logging;
@@ -49,5 +51,6 @@ fn run(cli: args::Cli) -> anyhow::Result<std::process::ExitCode> {
         args::Command::Serve(a) => serve::run(&cli.global, a),
         args::Command::Export(a) => export::run(&cli.global, a),
         args::Command::Pipeline(a) => pipeline::run(&cli.global, a),
+        args::Command::Import(a) => import::run(&cli.global, a),
     }
 }

@@ -67,6 +67,28 @@ impl<T: Serialize> Manifest<T> {
     }
 }
 
+impl<T: Serialize> Manifest<T> {
+    /// Appends several records, one line each, with one write and one fsync: a batch costs
+    /// one disk flush, and a crash keeps a prefix of it (the torn line is cut at the next open).
+    pub fn append_all(&self, records: &[T]) -> Result<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let mut lines = Vec::new();
+        for record in records {
+            serde_json::to_writer(&mut lines, record).map_err(|e| DatasetError::Json {
+                path: self.path.clone(),
+                message: e.to_string(),
+            })?;
+            lines.push(b'\n');
+        }
+        let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        file.write_all(&lines)
+            .map_err(DatasetError::io(&self.path))?;
+        file.sync_data().map_err(DatasetError::io(&self.path))
+    }
+}
+
 /// Length of the file up to and including its last newline.
 fn complete_len(file: &mut File) -> std::io::Result<u64> {
     let len = file.metadata()?.len();

@@ -1,5 +1,6 @@
 //! Detect → landmarks → alignment for one photo, with the networks loaded once.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use candle_core::Device;
@@ -13,7 +14,7 @@ use kao_models::{
 
 use crate::align;
 use crate::config::{Alignment, CropConfig, DetectorKind, Pick};
-use crate::error::{CropError, Result};
+use crate::error::Result;
 use crate::face::Face;
 use crate::warp;
 
@@ -29,59 +30,40 @@ const MIN_TINY_INPUT: usize = 128;
 /// The detectors and the landmark network, loaded once and shared by every thread.
 pub struct FaceNets {
     device: Device,
-    tiny: Option<TinyFaceDetector>,
-    ssd: Option<SsdMobilenetV1>,
+    tiny: TinyFaceDetector,
+    ssd: SsdMobilenetV1,
     landmarks: FaceLandmark68Net,
 }
 
 impl FaceNets {
-    /// Loads both detectors and the landmark network from the shipped weights (checksums
-    /// verified) onto `device`.
-    pub fn load(device: &Device) -> Result<FaceNets> {
-        let files = ModelFiles::default_dir();
-        Self::load_detectors(&[DetectorKind::Tiny, DetectorKind::Ssd], &files, device)
+    /// Loads the two detectors and the landmark network from the face-api weight folder
+    /// `dir` (checksums verified against its `SHA256SUMS`) onto `device`.
+    pub fn from_dir(dir: &Path, device: &Device) -> Result<FaceNets> {
+        Self::load_from(&ModelFiles::Dir(dir.to_path_buf()), device)
     }
 
-    /// Loads only the networks `config` runs (its detector, its fallback, the landmark
-    /// network) from `files`: what a browser page downloads.
-    pub fn load_for(config: &CropConfig, files: &ModelFiles, device: &Device) -> Result<FaceNets> {
-        Self::load_detectors(&Self::detectors(config), files, device)
-    }
-
-    /// The TF.js weight stems [`FaceNets::load_for`] reads for `config`.
-    pub fn weights_for(config: &CropConfig) -> Vec<&'static str> {
-        Self::detectors(config)
-            .into_iter()
-            .map(|d| match d {
-                DetectorKind::Tiny => kao_models::tiny_detector::WEIGHTS,
-                DetectorKind::Ssd => kao_models::ssd::WEIGHTS,
-            })
-            .chain([kao_models::landmark68::WEIGHTS])
-            .collect()
-    }
-
-    fn detectors(config: &CropConfig) -> Vec<DetectorKind> {
-        std::iter::once(config.detector)
-            .chain(config.fallback.filter(|&f| f != config.detector))
-            .collect()
-    }
-
-    fn load_detectors(
-        detectors: &[DetectorKind],
-        files: &ModelFiles,
-        device: &Device,
-    ) -> Result<FaceNets> {
-        let wanted = |kind| detectors.contains(&kind);
+    /// [`FaceNets::from_dir`] from any [`ModelFiles`]: a folder, or the bytes a browser page
+    /// fetched.
+    pub fn load_from(files: &ModelFiles, device: &Device) -> Result<FaceNets> {
         Ok(FaceNets {
             device: device.clone(),
-            tiny: wanted(DetectorKind::Tiny)
-                .then(|| TinyFaceDetector::load_from(files, device))
-                .transpose()?,
-            ssd: wanted(DetectorKind::Ssd)
-                .then(|| SsdMobilenetV1::load_from(files, device))
-                .transpose()?,
+            tiny: TinyFaceDetector::load_from(files, device)?,
+            ssd: SsdMobilenetV1::load_from(files, device)?,
             landmarks: FaceLandmark68Net::load_from(files, device)?,
         })
+    }
+
+    /// The TF.js weight stems [`FaceNets::load_from`] reads.
+    pub const WEIGHTS: [&'static str; 3] = [
+        kao_models::tiny_detector::WEIGHTS,
+        kao_models::ssd::WEIGHTS,
+        kao_models::landmark68::WEIGHTS,
+    ];
+
+    /// [`FaceNets::from_dir`] on [`kao_models::default_model_dir`]: `$KAO_MODELS`, else the
+    /// Kao source tree's `models/face-api`.
+    pub fn load(device: &Device) -> Result<FaceNets> {
+        FaceNets::from_dir(&kao_models::default_model_dir(), device)
     }
 }
 
@@ -229,7 +211,7 @@ impl Cropper {
     ) -> Result<Vec<Detection>> {
         Ok(match kind {
             DetectorKind::Tiny => self.detect_tiny(image, threshold)?,
-            DetectorKind::Ssd => self.ssd()?.detect(
+            DetectorKind::Ssd => self.nets.ssd.detect(
                 image,
                 &SsdOptions {
                     min_confidence: threshold,
@@ -237,13 +219,6 @@ impl Cropper {
                 },
             )?,
         })
-    }
-
-    fn ssd(&self) -> Result<&SsdMobilenetV1> {
-        self.nets
-            .ssd
-            .as_ref()
-            .ok_or(CropError::NotLoaded(DetectorKind::Ssd))
     }
 
     /// The tiny detector at the input fitted to the photo; when that finds nothing above
@@ -255,13 +230,8 @@ impl Cropper {
             image.height(),
             self.config.tiny_max_input as usize,
         );
-        let tiny = self
-            .nets
-            .tiny
-            .as_ref()
-            .ok_or(CropError::NotLoaded(DetectorKind::Tiny))?;
         let run = |input_size: usize| {
-            tiny.detect(
+            self.nets.tiny.detect(
                 image,
                 &TinyOptions {
                     input_size,

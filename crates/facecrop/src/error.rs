@@ -6,9 +6,6 @@ pub enum CropError {
     Candle(#[from] candle_core::Error),
     #[error(transparent)]
     Dataset(#[from] kao_dataset::DatasetError),
-    /// The crop settings name a detector the [`crate::FaceNets`] were loaded without.
-    #[error("the {0:?} detector is not loaded")]
-    NotLoaded(crate::DetectorKind),
     #[error("{path}: cannot write chip: {message}")]
     WriteChip {
         path: std::path::PathBuf,

@@ -1,5 +1,7 @@
 //! Chips to descriptors through the recognition network.
 
+use std::path::Path;
+
 use candle_core::{Device, Tensor};
 use image::RgbImage;
 use kao_models::{FaceRecognitionNet, ModelError, ModelFiles};
@@ -21,12 +23,14 @@ pub struct Embedder {
 }
 
 impl Embedder {
-    /// Loads the bundled weights (checksums verified) on the CPU.
-    pub fn load_default() -> Result<Embedder> {
-        Self::load_from(&ModelFiles::default_dir())
+    /// Loads the recognition network from the face-api weight folder `dir` (checksums
+    /// verified against its `SHA256SUMS`) on the CPU.
+    pub fn from_dir(dir: &Path) -> Result<Embedder> {
+        Self::load_from(&ModelFiles::Dir(dir.to_path_buf()))
     }
 
-    /// Loads the recognition network's weights from `files` (checksums verified) on the CPU.
+    /// [`Embedder::from_dir`] from any [`ModelFiles`]: a folder, or the bytes a browser
+    /// page fetched.
     pub fn load_from(files: &ModelFiles) -> Result<Embedder> {
         let device = Device::Cpu;
         let net = FaceRecognitionNet::load_from(files, &device)?;
@@ -36,6 +40,12 @@ impl Embedder {
             sha256,
             device,
         })
+    }
+
+    /// [`Embedder::from_dir`] on [`kao_models::default_model_dir`]: `$KAO_MODELS`, else the
+    /// Kao source tree's `models/face-api`.
+    pub fn load_default() -> Result<Embedder> {
+        Embedder::from_dir(&kao_models::default_model_dir())
     }
 
     pub fn id(&self) -> &'static str {

@@ -23,6 +23,6 @@ pub use embed::{Embedder, CHIP_SIZE, DIMENSION, EMBEDDING_ID};
 pub use error::{InferError, Result};
 pub use predictor::{FacePrediction, Predictor};
 pub use project::{iteration_id, project_id, tag_ids, Project};
-pub use publish::{publish, read_published, Published};
+pub use publish::{publish, read_published, unpublish, Published};
 pub use time::now_rfc3339;
 pub use unknown::UnknownRule;

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use candle_core::Device;
 use image::RgbImage;
 use kao_dataset::BoxF;
-use kao_facecrop::{Cropper, FaceNets, Pick};
+use kao_facecrop::{CropConfig, Cropper, FaceNets, Pick};
 use kao_models::ModelFiles;
 
 use crate::artifact::ModelArtifact;
@@ -32,25 +32,27 @@ pub struct FacePrediction {
 pub struct Predictor {
     classifier: Classifier,
     embedder: Embedder,
+    /// The artifact's crop settings: the detector order the training photos were cut with.
     cropper: Cropper,
+    /// The same settings with the detector order that finds the most faces.
+    all_faces: Cropper,
 }
 
 impl Predictor {
-    /// Loads an iteration folder (`W/iterations/<n>`) and the face networks, checking the
-    /// artifact's version and checksums, and that the bundled recognition weights are the
-    /// ones the head was trained on.
-    pub fn load(iteration_dir: &Path) -> Result<Predictor> {
-        let classifier = Classifier::load(iteration_dir)?;
+    /// Loads an iteration folder (`W/iterations/<n>`) and the face networks from the
+    /// face-api weight folder `model_dir`, checking the artifact's version and checksums,
+    /// and that the recognition weights are the ones the head was trained on.
+    pub fn from_dir(iteration_dir: &Path, model_dir: &Path) -> Result<Predictor> {
         Self::with_networks(
-            classifier,
-            &ModelFiles::default_dir(),
+            Classifier::load(iteration_dir)?,
+            &ModelFiles::Dir(model_dir.to_path_buf()),
             &iteration_dir.join(crate::artifact::MODEL_FILE),
         )
     }
 
-    /// Loads the face networks `classifier`'s iteration needs (its detectors, landmarks,
-    /// recognition) from `files`, checking that the recognition weights are the ones the
-    /// head was trained on; `model_json` names the iteration in that error.
+    /// Loads the face networks for `classifier` from `files` (a folder, or the bytes a
+    /// browser page fetched), checking that the recognition weights are the ones the head
+    /// was trained on; `model_json` names the iteration in that error.
     pub fn with_networks(
         classifier: Classifier,
         files: &ModelFiles,
@@ -65,22 +67,34 @@ impl Predictor {
                 found: format!("{} {}", embedder.id(), embedder.sha256()),
             });
         }
-        let crop = classifier.artifact().crop.clone();
-        let nets = FaceNets::load_for(&crop, files, &Device::Cpu)?;
-        let cropper = Cropper::new(Arc::new(nets), crop);
+        let nets = Arc::new(FaceNets::load_from(files, &Device::Cpu)?);
+        let trained = classifier.artifact().crop.clone();
+        let most = CropConfig::for_pick(Pick::All);
+        let all_faces = CropConfig {
+            detector: most.detector,
+            fallback: most.fallback,
+            ..trained.clone()
+        };
         Ok(Predictor {
+            cropper: Cropper::new(Arc::clone(&nets), trained),
+            all_faces: Cropper::new(nets, all_faces),
             classifier,
             embedder,
-            cropper,
         })
     }
 
-    /// The TF.js weight stems [`Predictor::with_networks`] reads for an iteration: what a
-    /// browser page must download.
-    pub fn weights_for(artifact: &ModelArtifact) -> Vec<&'static str> {
-        let mut stems = FaceNets::weights_for(&artifact.crop);
+    /// The TF.js weight stems [`Predictor::with_networks`] reads: what a browser page must
+    /// download (both detectors: [`Predictor::predict_all_faces`] runs SSD first).
+    pub fn weights_for(_artifact: &ModelArtifact) -> Vec<&'static str> {
+        let mut stems = FaceNets::WEIGHTS.to_vec();
         stems.push(kao_models::recognition::WEIGHTS);
         stems
+    }
+
+    /// [`Predictor::from_dir`] with the face networks of [`kao_models::default_model_dir`]:
+    /// `$KAO_MODELS`, else the Kao source tree's `models/face-api`.
+    pub fn load(iteration_dir: &Path) -> Result<Predictor> {
+        Predictor::from_dir(iteration_dir, &kao_models::default_model_dir())
     }
 
     pub fn artifact(&self) -> &ModelArtifact {
@@ -105,12 +119,27 @@ impl Predictor {
             .collect())
     }
 
-    /// Every face of the image, in detector order, with the artifact's crop settings:
-    /// the chips are cut exactly as the training chips were.
+    /// The faces of the image found with the artifact's crop settings, in detector order:
+    /// the detector order the training photos were cut with (tiny first by default, SSD
+    /// where tiny finds none), and chips cut exactly as the training chips were. This is
+    /// what the prediction service answers; it finds the main face of a portrait fast, but
+    /// can miss small faces of a group photo.
     pub fn predict(&self, image: &RgbImage) -> Result<Vec<FacePrediction>> {
-        let faces = self.cropper.faces(image)?;
+        self.predict_with(&self.cropper, image)
+    }
+
+    /// Every face of the image: the artifact's crop settings, but with the detector order
+    /// that finds the most faces (SSD first, tiny where SSD finds none, as `kao crop --pick
+    /// all`). Slower than [`Predictor::predict`] on most photos, SSD being the larger
+    /// network (docs/crop.md gives the cost).
+    pub fn predict_all_faces(&self, image: &RgbImage) -> Result<Vec<FacePrediction>> {
+        self.predict_with(&self.all_faces, image)
+    }
+
+    fn predict_with(&self, cropper: &Cropper, image: &RgbImage) -> Result<Vec<FacePrediction>> {
+        let faces = cropper.faces(image)?;
         let picked = kao_facecrop::pick(&faces, image.width(), image.height(), Pick::Center);
-        let chips: Vec<RgbImage> = faces.iter().map(|f| self.cropper.chip(image, f)).collect();
+        let chips: Vec<RgbImage> = faces.iter().map(|f| cropper.chip(image, f)).collect();
         let classes = self.predict_chips(&chips)?;
         Ok(faces
             .into_iter()

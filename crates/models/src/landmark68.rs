@@ -5,6 +5,8 @@
 //! in Howard et al., "MobileNets", 2017) regressing the 136 coordinates directly; trained by
 //! Vincent Mühler for face-api.js. Points follow the iBUG 300-W 68-point scheme.
 
+use std::path::Path;
+
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 
@@ -44,12 +46,14 @@ impl FaceLandmark68Net {
         })
     }
 
-    /// Loads `face_landmark_68_model` from [`crate::default_model_dir`] (checksums verified).
-    pub fn load_default(device: &Device) -> Result<Self> {
-        Self::load_from(&ModelFiles::default_dir(), device)
+    /// Loads `face_landmark_68_model` from the face-api weight folder `dir` (checksums verified against
+    /// its `SHA256SUMS`) onto `device`.
+    pub fn from_dir(dir: &Path, device: &Device) -> Result<Self> {
+        Self::load_from(&ModelFiles::Dir(dir.to_path_buf()), device)
     }
 
-    /// Loads [`WEIGHTS`] from `files` (checksums verified) onto `device`.
+    /// Loads [`WEIGHTS`] from `files` (checksums verified) onto `device`: a folder, or
+    /// the bytes a browser page fetched.
     pub fn load_from(files: &ModelFiles, device: &Device) -> Result<Self> {
         let weights = Weights::load_from(files, WEIGHTS, device)?;
         let mut net = Self::load(weights.var_builder(device))?;
@@ -57,12 +61,18 @@ impl FaceLandmark68Net {
         Ok(net)
     }
 
+    /// [`Self::from_dir`] on [`crate::default_model_dir`]: `$KAO_MODELS`, else the Kao
+    /// source tree's `models/face-api`.
+    pub fn load_default(device: &Device) -> Result<Self> {
+        Self::from_dir(&crate::default_model_dir(), device)
+    }
+
     /// The device the weights live on (inputs must be there too).
     pub fn device(&self) -> &Device {
         self.fc.weight().device()
     }
 
-    /// SHA-256 of the weight shards, when loaded through [`Self::load_default`].
+    /// SHA-256 of the weight shards, when loaded through [`Self::from_dir`] or [`Self::load_default`].
     pub fn weights_sha256(&self) -> Option<&str> {
         self.sha256.as_deref()
     }

@@ -6,6 +6,8 @@
 //! batch norm folded into per-channel scale layers. Descriptors of the same person lie
 //! within about 0.6 Euclidean distance.
 
+use std::path::Path;
+
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 
@@ -152,12 +154,14 @@ impl FaceRecognitionNet {
         })
     }
 
-    /// Loads `face_recognition_model` from [`crate::default_model_dir`] (checksums verified).
-    pub fn load_default(device: &Device) -> Result<Self> {
-        Self::load_from(&ModelFiles::default_dir(), device)
+    /// Loads `face_recognition_model` from the face-api weight folder `dir` (checksums verified against
+    /// its `SHA256SUMS`) onto `device`.
+    pub fn from_dir(dir: &Path, device: &Device) -> Result<Self> {
+        Self::load_from(&ModelFiles::Dir(dir.to_path_buf()), device)
     }
 
-    /// Loads [`WEIGHTS`] from `files` (checksums verified) onto `device`.
+    /// Loads [`WEIGHTS`] from `files` (checksums verified) onto `device`: a folder, or
+    /// the bytes a browser page fetched.
     pub fn load_from(files: &ModelFiles, device: &Device) -> Result<Self> {
         let weights = Weights::load_from(files, WEIGHTS, device)?;
         let mut net = Self::load(weights.var_builder(device))?;
@@ -165,12 +169,18 @@ impl FaceRecognitionNet {
         Ok(net)
     }
 
+    /// [`Self::from_dir`] on [`crate::default_model_dir`]: `$KAO_MODELS`, else the Kao
+    /// source tree's `models/face-api`.
+    pub fn load_default(device: &Device) -> Result<Self> {
+        Self::from_dir(&crate::default_model_dir(), device)
+    }
+
     /// The device the weights live on (inputs must be there too).
     pub fn device(&self) -> &Device {
         self.fc.device()
     }
 
-    /// SHA-256 of the weight shards, when loaded through [`Self::load_default`].
+    /// SHA-256 of the weight shards, when loaded through [`Self::from_dir`] or [`Self::load_default`].
     pub fn weights_sha256(&self) -> Option<&str> {
         self.sha256.as_deref()
     }

@@ -7,6 +7,8 @@
 //! five separable convolutions each followed by a 2×2 max pool, and a 1×1 head predicting
 //! five anchor boxes per cell of a `size/32` grid.
 
+use std::path::Path;
+
 use candle_core::{Device, Module, Tensor};
 use candle_nn::VarBuilder;
 use image::RgbImage;
@@ -129,15 +131,23 @@ impl TinyFaceDetector {
         })
     }
 
-    /// Loads the weights shipped in [`crate::default_model_dir`] onto `device`.
-    pub fn load_default(device: &Device) -> Result<Self> {
-        Self::load_from(&ModelFiles::default_dir(), device)
+    /// Loads `tiny_face_detector_model` from the face-api weight folder `dir` (checksums verified against
+    /// its `SHA256SUMS`) onto `device`.
+    pub fn from_dir(dir: &Path, device: &Device) -> Result<Self> {
+        Self::load_from(&ModelFiles::Dir(dir.to_path_buf()), device)
     }
 
-    /// Loads [`WEIGHTS`] from `files` (checksums verified) onto `device`.
+    /// Loads [`WEIGHTS`] from `files` (checksums verified) onto `device`: a folder, or
+    /// the bytes a browser page fetched.
     pub fn load_from(files: &ModelFiles, device: &Device) -> Result<Self> {
         let weights = Weights::load_from(files, WEIGHTS, device)?;
         Self::load(weights.var_builder(device))
+    }
+
+    /// [`Self::from_dir`] on [`crate::default_model_dir`]: `$KAO_MODELS`, else the Kao
+    /// source tree's `models/face-api`.
+    pub fn load_default(device: &Device) -> Result<Self> {
+        Self::from_dir(&crate::default_model_dir(), device)
     }
 
     /// `x`: `[N, 3, S, S]` RGB, raw 0–255 values, S a multiple of 32. Returns the raw grid

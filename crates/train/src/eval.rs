@@ -10,7 +10,7 @@ use crate::cache::EmbeddingCache;
 use crate::data::Dataset;
 use crate::describe::{describe_chips, Described, Skipped};
 use crate::error::{Result, TrainError};
-use crate::evaluate::{score, Evaluation, UnknownFaces};
+use crate::evaluate::{face_scores, score, Evaluation, FaceScore, UnknownFaces};
 use crate::Event;
 
 /// What to evaluate.
@@ -93,12 +93,13 @@ pub fn unknown_faces(
     Ok((out, skipped))
 }
 
-/// Evaluates an iteration on one split of the work dir's current `splits.json`.
-pub fn evaluate(
+/// An iteration's classifier and the descriptors of one split's chips (labels in the
+/// iteration's tag order), from the embedding cache where it has them.
+fn describe_part(
     work: &WorkDir,
     options: &EvalOptions,
     progress: &mut dyn FnMut(Event),
-) -> Result<(Evaluation, Vec<Skipped>)> {
+) -> Result<(u32, Classifier, Described, Vec<Skipped>)> {
     let n = options
         .iteration
         .or_else(|| latest_iteration(work))
@@ -144,8 +145,29 @@ pub fn evaluate(
         .into());
     }
     let mut cache = EmbeddingCache::open(work, embedder.id())?;
-    let (described, mut skipped): (Described, _) =
-        describe_chips(work, &items, &mut cache, &embedder, 16, progress)?;
+    let (described, skipped) = describe_chips(work, &items, &mut cache, &embedder, 16, progress)?;
+    Ok((n, classifier, described, skipped))
+}
+
+/// Every face of one split of an iteration, classified (see [`FaceScore`]).
+pub fn split_face_scores(
+    work: &WorkDir,
+    options: &EvalOptions,
+    progress: &mut dyn FnMut(Event),
+) -> Result<(Vec<FaceScore>, Vec<Skipped>)> {
+    let (_, classifier, described, skipped) = describe_part(work, options, progress)?;
+    Ok((face_scores(&classifier, &described), skipped))
+}
+
+/// Evaluates an iteration on one split of the work dir's current `splits.json`.
+pub fn evaluate(
+    work: &WorkDir,
+    options: &EvalOptions,
+    progress: &mut dyn FnMut(Event),
+) -> Result<(Evaluation, Vec<Skipped>)> {
+    let (n, classifier, described, mut skipped) = describe_part(work, options, progress)?;
+    let dir = work.iteration(n);
+    let artifact = classifier.artifact();
     let unknown = match &options.unknown {
         Some(u) => {
             let predictor = Predictor::load(&dir)?;

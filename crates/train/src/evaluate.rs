@@ -1,7 +1,7 @@
 //! Scoring an iteration on a split: Custom Vision's metrics through the same
 //! [`Classifier`] the Predictor uses, plus unknown-face rates.
 
-use kao_infer::Classifier;
+use kao_infer::{Classifier, ModelArtifact};
 use serde::{Deserialize, Serialize};
 
 use crate::describe::Described;
@@ -58,6 +58,41 @@ pub struct UnknownFaces {
     pub rejected: usize,
 }
 
+/// One face of a split as the classifier saw it: what [`score`] counts, kept so that the
+/// metrics at another threshold need no network (the Training API's performance route).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FaceScore {
+    /// Chip path relative to `faces/`.
+    pub chip: String,
+    /// The true tag, as an index into the artifact's tags.
+    pub label: usize,
+    /// Probabilities in the artifact's tag order.
+    pub probabilities: Vec<f32>,
+    /// Rejected by the unknown-face rule.
+    pub unknown: bool,
+}
+
+/// Runs every described face (labels in the classifier's tag order) through the classifier.
+pub fn face_scores(classifier: &Classifier, described: &Described) -> Vec<FaceScore> {
+    described
+        .samples
+        .x
+        .iter()
+        .zip(&described.samples.y)
+        .zip(&described.ids)
+        .map(|((x, &y), id)| {
+            let c = classifier.classify(x);
+            FaceScore {
+                chip: id.clone(),
+                label: y,
+                probabilities: c.probabilities,
+                unknown: c.unknown,
+            }
+        })
+        .collect()
+}
+
 /// Scores known faces (`described`, labels in the classifier's tag order; faces of the
 /// Negative tag count as unknown faces) and, optionally, extra unknown descriptors.
 pub fn score(
@@ -67,7 +102,23 @@ pub fn score(
     extra_unknown: Option<&UnknownFaces>,
     threshold: f64,
 ) -> Evaluation {
-    let artifact = classifier.artifact();
+    score_faces(
+        classifier.artifact(),
+        split,
+        &face_scores(classifier, described),
+        extra_unknown,
+        threshold,
+    )
+}
+
+/// [`score`] from faces already classified.
+pub fn score_faces(
+    artifact: &ModelArtifact,
+    split: &str,
+    faces: &[FaceScore],
+    extra_unknown: Option<&UnknownFaces>,
+    threshold: f64,
+) -> Evaluation {
     let tags: Vec<(usize, (String, String))> = artifact
         .predictable_tags()
         .map(|(i, t)| (i, (t.id.clone(), t.name.clone())))
@@ -78,27 +129,20 @@ pub fn score(
     let (mut probs, mut labels) = (Vec::new(), Vec::new());
     let mut misclassified = Vec::new();
     let (mut known_rejected, mut negative_faces, mut negative_rejected) = (0usize, 0usize, 0usize);
-    for ((x, &y), id) in described
-        .samples
-        .x
-        .iter()
-        .zip(&described.samples.y)
-        .zip(&described.ids)
-    {
-        let c = classifier.classify(x);
-        let Some(col) = column[y] else {
+    for f in faces {
+        let Some(col) = column.get(f.label).copied().flatten() else {
             negative_faces += 1;
-            negative_rejected += usize::from(c.unknown);
+            negative_rejected += usize::from(f.unknown);
             continue;
         };
-        let p: Vec<f32> = tags.iter().map(|(i, _)| c.probabilities[*i]).collect();
+        let p: Vec<f32> = tags.iter().map(|(i, _)| f.probabilities[*i]).collect();
         let top = metrics::argmax(&p);
-        known_rejected += usize::from(c.unknown);
-        if top != col || c.unknown {
+        known_rejected += usize::from(f.unknown);
+        if top != col || f.unknown {
             misclassified.push(Misclassified {
-                chip: id.clone(),
+                chip: f.chip.clone(),
                 true_tag: tags[col].1 .1.clone(),
-                predicted_tag: if c.unknown && top == col {
+                predicted_tag: if f.unknown && top == col {
                     "unknown".into()
                 } else {
                     tags[top].1 .1.clone()

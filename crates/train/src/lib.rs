@@ -21,8 +21,11 @@ pub use config::TrainConfig;
 pub use data::{is_negative, Dataset};
 pub use describe::{describe_augmented, describe_chips, Described, Skipped};
 pub use error::{Result, TrainError};
-pub use eval::{evaluate, latest_iteration, unknown_faces, EvalOptions};
-pub use evaluate::{score, Evaluation, Misclassified, UnknownFaces, UnknownRates};
+pub use eval::{evaluate, latest_iteration, split_face_scores, unknown_faces, EvalOptions};
+pub use evaluate::{
+    face_scores, score, score_faces, Evaluation, FaceScore, Misclassified, UnknownFaces,
+    UnknownRates,
+};
 pub use heads::{fit, FitLog};
 pub use iterations::{list_iterations, IterationInfo};
 pub use metrics::{Metrics, TagPerformance};
