@@ -1,5 +1,5 @@
 //! An iteration as one set of named files: `model.json`, `head.safetensors`, the face-network
-//! weights the iteration runs (only those) with their `SHA256SUMS` lines, and
+//! weights prediction runs (no others) with their `SHA256SUMS` lines, and
 //! `bundle.json` naming them all. The browser export ships a bundle in its `model/` folder,
 //! and the page loads the [`Predictor`] from the bytes it fetched.
 
