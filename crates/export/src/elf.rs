@@ -16,13 +16,18 @@ pub fn is_static_executable(path: &Path) -> Result<bool> {
         message: message.to_string(),
     };
     let mut file = std::fs::File::open(path).map_err(ExportError::io(path))?;
-    let mut header = [0u8; 64];
-    file.read_exact(&mut header)
-        .map_err(|_| bad("too short to be an executable"))?;
-    if &header[..4] != b"\x7fELF" {
+    let mut header = Vec::with_capacity(64);
+    (&mut file)
+        .take(64)
+        .read_to_end(&mut header)
+        .map_err(ExportError::io(path))?;
+    if !header.starts_with(b"\x7fELF") {
         return Err(bad(
             "not an ELF executable (the container runs Linux x86-64)",
         ));
+    }
+    if header.len() < 64 {
+        return Err(bad("too short to be an executable"));
     }
     if header[4] != 2 || header[5] != 1 {
         return Err(bad("not a 64-bit little-endian ELF executable"));
