@@ -7,6 +7,7 @@ mod crop;
 mod detect;
 mod draw;
 mod eval;
+mod export;
 mod import;
 mod inspect;
 mod iterations;
@@ -50,6 +51,7 @@ fn run(cli: args::Cli) -> anyhow::Result<std::process::ExitCode> {
         args::Command::Iterations(a) => iterations::run(&cli.global, a),
         args::Command::Publish(a) => publish::run(&cli.global, a),
         args::Command::Serve(a) => serve::run(&cli.global, a),
+        args::Command::Export(a) => export::run(&cli.global, a),
         args::Command::Pipeline(a) => pipeline::run(&cli.global, a),
         args::Command::Import(a) => import::run(&cli.global, a),
     }

@@ -46,7 +46,7 @@ pub fn run() -> anyhow::Result<()> {
     runtime.block_on(bench(&work, photo))
 }
 
-fn prepare(lfw5: &Path) -> anyhow::Result<PathBuf> {
+pub(crate) fn prepare(lfw5: &Path) -> anyhow::Result<PathBuf> {
     let root = PathBuf::from("target/bench-serve");
     let work_path = root.join("work");
     let work = WorkDir::new(&work_path);

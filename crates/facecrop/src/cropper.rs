@@ -8,7 +8,9 @@ use image::RgbImage;
 use kao_dataset::{BoxF, RejectReason};
 use kao_models::preprocess::{self, Pad, Rect};
 use kao_models::ssd::{SsdMobilenetV1, SsdOptions};
-use kao_models::{landmarks_in_image, Detection, FaceLandmark68Net, TinyFaceDetector, TinyOptions};
+use kao_models::{
+    landmarks_in_image, Detection, FaceLandmark68Net, ModelFiles, TinyFaceDetector, TinyOptions,
+};
 
 use crate::align;
 use crate::config::{Alignment, CropConfig, DetectorKind, Pick};
@@ -37,13 +39,26 @@ impl FaceNets {
     /// Loads the two detectors and the landmark network from the face-api weight folder
     /// `dir` (checksums verified against its `SHA256SUMS`) onto `device`.
     pub fn from_dir(dir: &Path, device: &Device) -> Result<FaceNets> {
+        Self::load_from(&ModelFiles::Dir(dir.to_path_buf()), device)
+    }
+
+    /// [`FaceNets::from_dir`] from any [`ModelFiles`]: a folder, or the bytes a browser page
+    /// fetched.
+    pub fn load_from(files: &ModelFiles, device: &Device) -> Result<FaceNets> {
         Ok(FaceNets {
             device: device.clone(),
-            tiny: TinyFaceDetector::from_dir(dir, device)?,
-            ssd: SsdMobilenetV1::from_dir(dir, device)?,
-            landmarks: FaceLandmark68Net::from_dir(dir, device)?,
+            tiny: TinyFaceDetector::load_from(files, device)?,
+            ssd: SsdMobilenetV1::load_from(files, device)?,
+            landmarks: FaceLandmark68Net::load_from(files, device)?,
         })
     }
+
+    /// The TF.js weight stems [`FaceNets::load_from`] reads.
+    pub const WEIGHTS: [&'static str; 3] = [
+        kao_models::tiny_detector::WEIGHTS,
+        kao_models::ssd::WEIGHTS,
+        kao_models::landmark68::WEIGHTS,
+    ];
 
     /// [`FaceNets::from_dir`] on [`kao_models::default_model_dir`]: `$KAO_MODELS`, else the
     /// Kao source tree's `models/face-api`.

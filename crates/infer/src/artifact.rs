@@ -138,10 +138,17 @@ impl ModelArtifact {
     pub fn read(dir: &Path) -> Result<ModelArtifact> {
         let path = dir.join(MODEL_FILE);
         let bytes = std::fs::read(&path).map_err(InferError::io(&path))?;
+        Self::parse(&bytes, &path)
+    }
+
+    /// Parses the bytes of a `model.json` and checks its version; `path` is only for
+    /// messages.
+    pub fn parse(bytes: &[u8], path: &Path) -> Result<ModelArtifact> {
+        let path = path.to_path_buf();
         // Check the version before the full parse, so an old or newer file gets the
         // version message rather than a confusing missing-field one.
         let probe: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(InferError::json(&path))?;
+            serde_json::from_slice(bytes).map_err(InferError::json(&path))?;
         let found = probe
             .get("formatVersion")
             .and_then(|v| v.as_u64())
@@ -164,15 +171,21 @@ impl ModelArtifact {
         let artifact = Self::read(dir)?;
         let path = dir.join(HEAD_FILE);
         let bytes = std::fs::read(&path).map_err(InferError::io(&path))?;
-        let found = sha256_hex(&bytes);
-        if found != artifact.head.sha256 {
+        artifact.check_head(&bytes, &path)?;
+        Ok((artifact, bytes))
+    }
+
+    /// Checks `head.safetensors`' bytes against the checksum this artifact records.
+    pub fn check_head(&self, head_bytes: &[u8], path: &Path) -> Result<()> {
+        let found = sha256_hex(head_bytes);
+        if found != self.head.sha256 {
             return Err(InferError::Checksum {
-                path,
-                expected: artifact.head.sha256.clone(),
+                path: path.to_path_buf(),
+                expected: self.head.sha256.clone(),
                 found,
             });
         }
-        Ok((artifact, bytes))
+        Ok(())
     }
 
     /// Writes `head.safetensors` then `model.json`, each atomically; `model.json` goes last

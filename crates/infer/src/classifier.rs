@@ -1,6 +1,6 @@
 use std::path::Path;
 
-use crate::artifact::{ModelArtifact, HEAD_FILE};
+use crate::artifact::{ModelArtifact, HEAD_FILE, MODEL_FILE};
 use crate::error::{InferError, Result};
 use crate::head::{from_safetensors, l2_normalise, Gallery, Head};
 
@@ -42,9 +42,21 @@ impl Classifier {
     /// format version and the head's checksum.
     pub fn load(dir: &Path) -> Result<Classifier> {
         let (artifact, bytes) = ModelArtifact::load_checked(dir)?;
-        let path = dir.join(HEAD_FILE);
-        let (head, gallery) = from_safetensors(&bytes, artifact.head.kind, &path)?;
-        Self::new(artifact, head, gallery).map_err(|m| InferError::invalid(&path, m))
+        Self::from_head(artifact, &bytes, &dir.join(HEAD_FILE))
+    }
+
+    /// [`Classifier::load`] from the bytes of `model.json` and `head.safetensors` (a
+    /// browser page fetched them), with the same checks.
+    pub fn from_bytes(model_json: &[u8], head: &[u8]) -> Result<Classifier> {
+        let artifact = ModelArtifact::parse(model_json, Path::new(MODEL_FILE))?;
+        let path = Path::new(HEAD_FILE);
+        artifact.check_head(head, path)?;
+        Self::from_head(artifact, head, path)
+    }
+
+    fn from_head(artifact: ModelArtifact, head: &[u8], path: &Path) -> Result<Classifier> {
+        let (head, gallery) = from_safetensors(head, artifact.head.kind, path)?;
+        Self::new(artifact, head, gallery).map_err(|m| InferError::invalid(path, m))
     }
 
     /// Assembles a classifier from parts (training evaluates a head before writing it).

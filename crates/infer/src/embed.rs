@@ -4,7 +4,7 @@ use std::path::Path;
 
 use candle_core::{Device, Tensor};
 use image::RgbImage;
-use kao_models::{FaceRecognitionNet, ModelError};
+use kao_models::{FaceRecognitionNet, ModelError, ModelFiles};
 
 use crate::error::Result;
 
@@ -26,8 +26,14 @@ impl Embedder {
     /// Loads the recognition network from the face-api weight folder `dir` (checksums
     /// verified against its `SHA256SUMS`) on the CPU.
     pub fn from_dir(dir: &Path) -> Result<Embedder> {
+        Self::load_from(&ModelFiles::Dir(dir.to_path_buf()))
+    }
+
+    /// [`Embedder::from_dir`] from any [`ModelFiles`]: a folder, or the bytes a browser
+    /// page fetched.
+    pub fn load_from(files: &ModelFiles) -> Result<Embedder> {
         let device = Device::Cpu;
-        let net = FaceRecognitionNet::from_dir(dir, &device)?;
+        let net = FaceRecognitionNet::load_from(files, &device)?;
         let sha256 = net.weights_sha256().unwrap_or_default().to_string();
         Ok(Embedder {
             net,

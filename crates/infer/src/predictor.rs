@@ -5,6 +5,7 @@ use candle_core::Device;
 use image::RgbImage;
 use kao_dataset::BoxF;
 use kao_facecrop::{CropConfig, Cropper, Face, FaceNets, Pick};
+use kao_models::ModelFiles;
 
 use crate::artifact::ModelArtifact;
 use crate::classifier::{Classification, Classifier, TagProbability};
@@ -42,17 +43,31 @@ impl Predictor {
     /// face-api weight folder `model_dir`, checking the artifact's version and checksums,
     /// and that the recognition weights are the ones the head was trained on.
     pub fn from_dir(iteration_dir: &Path, model_dir: &Path) -> Result<Predictor> {
-        let classifier = Classifier::load(iteration_dir)?;
-        let embedder = Embedder::from_dir(model_dir)?;
+        Self::with_networks(
+            Classifier::load(iteration_dir)?,
+            &ModelFiles::Dir(model_dir.to_path_buf()),
+            &iteration_dir.join(crate::artifact::MODEL_FILE),
+        )
+    }
+
+    /// Loads the face networks for `classifier` from `files` (a folder, or the bytes a
+    /// browser page fetched), checking that the recognition weights are the ones the head
+    /// was trained on; `model_json` names the iteration in that error.
+    pub fn with_networks(
+        classifier: Classifier,
+        files: &ModelFiles,
+        model_json: &Path,
+    ) -> Result<Predictor> {
+        let embedder = Embedder::load_from(files)?;
         let expected = &classifier.artifact().embedding;
         if expected.sha256 != embedder.sha256() {
             return Err(InferError::Checksum {
-                path: iteration_dir.join(crate::artifact::MODEL_FILE),
+                path: model_json.to_path_buf(),
                 expected: format!("{} {}", expected.id, expected.sha256),
                 found: format!("{} {}", embedder.id(), embedder.sha256()),
             });
         }
-        let nets = Arc::new(FaceNets::from_dir(model_dir, &Device::Cpu)?);
+        let nets = Arc::new(FaceNets::load_from(files, &Device::Cpu)?);
         let trained = classifier.artifact().crop.clone();
         let most = CropConfig::for_pick(Pick::All);
         let all_faces = CropConfig {
@@ -66,6 +81,14 @@ impl Predictor {
             classifier,
             embedder,
         })
+    }
+
+    /// The TF.js weight stems [`Predictor::with_networks`] reads: what a browser page must
+    /// download (both detectors: [`Predictor::predict_all_faces`] runs SSD first).
+    pub fn weights_for(_artifact: &ModelArtifact) -> Vec<&'static str> {
+        let mut stems = FaceNets::WEIGHTS.to_vec();
+        stems.push(kao_models::recognition::WEIGHTS);
+        stems
     }
 
     /// [`Predictor::from_dir`] with the face networks of [`kao_models::default_model_dir`]:

@@ -11,12 +11,13 @@
 pub const PANEL: usize = 16;
 /// Columns per microkernel call: 6 × 2 accumulators, 2 weight vectors and 1 broadcast use
 /// 15 of the 16 AVX registers.
+#[cfg(target_arch = "x86_64")]
 const COLUMNS: usize = 6;
 
 /// The sum runs over the depth in blocks of this many steps, every column of the block
 /// before the next: a panel's block of weights (16 KiB) then stays in L1 across the
 /// columns, where a whole deep panel (2,304 steps, 144 KiB) would stream from L2 for each.
-const DEPTH_BLOCK: usize = 256;
+pub(crate) const DEPTH_BLOCK: usize = 256;
 
 /// The right operand's block per task aims at this many floats (≈192 KiB): the block and
 /// the output it feeds stay in the 512 KiB L2 of the cores this was tuned on.
@@ -68,7 +69,7 @@ impl PackedWeights {
         self.depth
     }
 
-    fn panel(&self, index: usize) -> &[f32] {
+    pub(crate) fn panel(&self, index: usize) -> &[f32] {
         &self.data[index * self.depth * PANEL..][..self.depth * PANEL]
     }
 }
@@ -127,12 +128,24 @@ pub unsafe fn multiply_into(
             return;
         }
     }
+    // SAFETY: as above (SIMD128, when compiled in, is on for the whole build).
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    unsafe {
+        super::panel_gemm_simd128::multiply(w, row0, n_rows, b, ldb, n_cols, out, ldo)
+    };
     // SAFETY: as above.
-    unsafe { multiply_generic(w, row0, n_rows, b, ldb, n_cols, out, ldo) }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    unsafe {
+        multiply_generic(w, row0, n_rows, b, ldb, n_cols, out, ldo)
+    };
 }
 
 /// The same sums, in the same order, without SIMD.
 #[allow(clippy::too_many_arguments)]
+#[cfg_attr(
+    all(target_arch = "wasm32", target_feature = "simd128"),
+    allow(dead_code)
+)]
 unsafe fn multiply_generic(
     w: &PackedWeights,
     row0: usize,
