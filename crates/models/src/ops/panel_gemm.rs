@@ -75,6 +75,7 @@ impl PackedWeights {
 
 /// `out[r·ldo + j] = Σ_k W[row0 + r, k] · b[k·ldb + j]` for `r < n_rows`, `j < n_cols`,
 /// on the calling thread. `row0` must start a panel.
+#[cfg(test)]
 #[allow(clippy::too_many_arguments)]
 pub fn multiply(
     w: &PackedWeights,
@@ -156,11 +157,255 @@ unsafe fn multiply_generic(
     }
 }
 
+/// A run of consecutive depth steps of a convolution read from its input in place: step
+/// `k` of the run reads `offset + k·step` floats past a column's base (one kernel tap
+/// over every input channel, when the input is a stack of planes `step` floats apart).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment {
+    pub offset: usize,
+    pub len: usize,
+}
+
+/// Per output row (channel): `(sum + bias) · scale + shift`, then relu, each padded to
+/// whole panels. Adding 0 and multiplying by 1 are exact, so absent steps are 0, 1, 0.
+#[derive(Debug, Clone)]
+pub struct RowEpilogue {
+    pub bias: Vec<f32>,
+    pub scale: Vec<f32>,
+    pub shift: Vec<f32>,
+    pub relu: bool,
+}
+
+impl RowEpilogue {
+    #[inline(always)]
+    fn apply(&self, r: usize, v: f32) -> f32 {
+        let v = (v + self.bias[r]) * self.scale[r] + self.shift[r];
+        if self.relu {
+            v.max(0.0)
+        } else {
+            v
+        }
+    }
+}
+
+/// Where a convolution's operands and results lie, for [`conv_columns`].
+pub struct ConvColumns<'a> {
+    /// The input (phase planes, see `dense_kernel`).
+    pub input: &'a [f32],
+    /// The depth in [`Segment`]s, in the order of the packed weights' depth.
+    pub segments: &'a [Segment],
+    /// Distance between consecutive depth steps of a segment.
+    pub step: usize,
+    /// Each column's base in `input`.
+    pub col_in: &'a [usize],
+    /// Each column's offset in the output (row 0); row `r` is `r·row_stride` further.
+    pub col_out: &'a [usize],
+    pub row_stride: usize,
+}
+
+/// `out[col_out[j] + r·row_stride] = epilogue_r(Σ_k W[r, k] · input[col_in[j] + off(k)])`
+/// for rows `row0..row0+n_rows` (`row0` starts a panel) and every column `j`; with
+/// `residual` (laid out as the output), `relu(epilogue_r(sum) + residual)`. The sum over
+/// the whole depth stays in registers, so the epilogue runs once per value, before the
+/// single store.
+///
+/// # Safety
+/// Every output element addressed must be valid for writes and touched by no other thread
+/// meanwhile; `residual`, if given, must be readable at the same offsets.
+pub unsafe fn conv_columns(
+    w: &PackedWeights,
+    row0: usize,
+    n_rows: usize,
+    c: &ConvColumns,
+    epilogue: &RowEpilogue,
+    residual: Option<*const f32>,
+    out: *mut f32,
+) {
+    assert_eq!(row0 % PANEL, 0, "row0 must start a panel");
+    assert!(row0 + n_rows <= w.rows);
+    assert_eq!(c.col_in.len(), c.col_out.len());
+    assert_eq!(
+        c.segments.iter().map(|s| s.len).sum::<usize>(),
+        w.depth,
+        "segments must cover the depth"
+    );
+    let padded = w.rows.div_ceil(PANEL) * PANEL;
+    assert!(epilogue.bias.len() >= padded && epilogue.scale.len() >= padded);
+    assert!(epilogue.shift.len() >= padded);
+    // Every read stays inside the input.
+    if let Some(&last) = c.col_in.iter().max() {
+        for s in c.segments.iter().filter(|s| s.len > 0) {
+            assert!(last + s.offset + (s.len - 1) * c.step < c.input.len());
+        }
+    }
+    if n_rows == 0 || c.col_in.is_empty() {
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU has the features; the asserts and the caller's promise bound
+            // every access.
+            unsafe { avx2::conv_columns(w, row0, n_rows, c, epilogue, residual, out) };
+            return;
+        }
+    }
+    // SAFETY: as above.
+    unsafe { conv_columns_generic(w, row0, n_rows, c, epilogue, residual, out) }
+}
+
+/// The same sums, in the same order, without SIMD.
+unsafe fn conv_columns_generic(
+    w: &PackedWeights,
+    row0: usize,
+    n_rows: usize,
+    c: &ConvColumns,
+    epilogue: &RowEpilogue,
+    residual: Option<*const f32>,
+    out: *mut f32,
+) {
+    for r in row0..row0 + n_rows {
+        let panel = w.panel(r / PANEL);
+        let lane = r % PANEL;
+        for (&base, &dst) in c.col_in.iter().zip(c.col_out) {
+            let mut sum = 0f32;
+            let mut k = 0;
+            for s in c.segments {
+                for i in 0..s.len {
+                    sum =
+                        panel[k * PANEL + lane].mul_add(c.input[base + s.offset + i * c.step], sum);
+                    k += 1;
+                }
+            }
+            let at = dst + r * c.row_stride;
+            let mut v = epilogue.apply(r, sum);
+            if let Some(res) = residual {
+                v = (v + *res.add(at)).max(0.0);
+            }
+            *out.add(at) = v;
+        }
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use std::arch::x86_64::*;
 
-    use super::{PackedWeights, COLUMNS, DEPTH_BLOCK, PANEL};
+    use super::{ConvColumns, PackedWeights, RowEpilogue, Segment, COLUMNS, DEPTH_BLOCK, PANEL};
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn conv_columns(
+        w: &PackedWeights,
+        row0: usize,
+        n_rows: usize,
+        c: &ConvColumns,
+        epilogue: &RowEpilogue,
+        residual: Option<*const f32>,
+        out: *mut f32,
+    ) {
+        let n_cols = c.col_in.len();
+        for r in (row0..row0 + n_rows).step_by(PANEL) {
+            let tile = ConvTile {
+                panel: w.panel(r / PANEL).as_ptr(),
+                input: c.input.as_ptr(),
+                segments: c.segments,
+                step: c.step,
+                row: r,
+                live: (row0 + n_rows - r).min(PANEL),
+                row_stride: c.row_stride,
+                epilogue,
+                residual,
+                out,
+            };
+            let mut j = 0;
+            while j + COLUMNS <= n_cols {
+                conv_tile::<COLUMNS>(&tile, &c.col_in[j..], &c.col_out[j..]);
+                j += COLUMNS;
+            }
+            let (col_in, col_out) = (&c.col_in[j..], &c.col_out[j..]);
+            match n_cols - j {
+                1 => conv_tile::<1>(&tile, col_in, col_out),
+                2 => conv_tile::<2>(&tile, col_in, col_out),
+                3 => conv_tile::<3>(&tile, col_in, col_out),
+                4 => conv_tile::<4>(&tile, col_in, col_out),
+                5 => conv_tile::<5>(&tile, col_in, col_out),
+                _ => {}
+            }
+        }
+    }
+
+    /// One panel of a convolution, shared by its column tiles.
+    struct ConvTile<'a> {
+        panel: *const f32,
+        input: *const f32,
+        segments: &'a [Segment],
+        step: usize,
+        /// The panel's first output row.
+        row: usize,
+        live: usize,
+        row_stride: usize,
+        epilogue: &'a RowEpilogue,
+        residual: Option<*const f32>,
+        out: *mut f32,
+    }
+
+    /// `P` columns × one panel over the whole depth: each step broadcasts `P` input values
+    /// (one per column, from the column's own base) against the panel's 16 weights.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn conv_tile<const P: usize>(t: &ConvTile, col_in: &[usize], col_out: &[usize]) {
+        let mut base = [t.input; P];
+        for i in 0..P {
+            base[i] = t.input.add(col_in[i]);
+        }
+        let mut lo = [_mm256_setzero_ps(); P];
+        let mut hi = [_mm256_setzero_ps(); P];
+        let mut wk = t.panel;
+        for s in t.segments {
+            let mut off = s.offset;
+            for _ in 0..s.len {
+                let w0 = _mm256_loadu_ps(wk);
+                let w1 = _mm256_loadu_ps(wk.add(8));
+                for i in 0..P {
+                    let a = _mm256_broadcast_ss(&*base[i].add(off));
+                    lo[i] = _mm256_fmadd_ps(a, w0, lo[i]);
+                    hi[i] = _mm256_fmadd_ps(a, w1, hi[i]);
+                }
+                wk = wk.add(PANEL);
+                off += t.step;
+            }
+        }
+        // The epilogue on the sums in registers: channels are the vector lanes.
+        let e = t.epilogue;
+        let lane = |v: &[f32], k: usize| _mm256_loadu_ps(v.as_ptr().add(t.row + k));
+        let (b0, b1) = (lane(&e.bias, 0), lane(&e.bias, 8));
+        let (s0, s1) = (lane(&e.scale, 0), lane(&e.scale, 8));
+        let (h0, h1) = (lane(&e.shift, 0), lane(&e.shift, 8));
+        let zero = _mm256_setzero_ps();
+        let mut sums = [[0f32; PANEL]; P];
+        for i in 0..P {
+            let mut v0 = _mm256_add_ps(_mm256_mul_ps(_mm256_add_ps(lo[i], b0), s0), h0);
+            let mut v1 = _mm256_add_ps(_mm256_mul_ps(_mm256_add_ps(hi[i], b1), s1), h1);
+            if e.relu {
+                v0 = _mm256_max_ps(v0, zero);
+                v1 = _mm256_max_ps(v1, zero);
+            }
+            _mm256_storeu_ps(sums[i].as_mut_ptr(), v0);
+            _mm256_storeu_ps(sums[i].as_mut_ptr().add(8), v1);
+        }
+        for r in 0..t.live {
+            let row = (t.row + r) * t.row_stride;
+            for (i, column) in sums.iter().enumerate() {
+                let at = col_out[i] + row;
+                let v = match t.residual {
+                    Some(res) => (column[r] + *res.add(at)).max(0.0),
+                    None => column[r],
+                };
+                *t.out.add(at) = v;
+            }
+        }
+    }
 
     #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx2,fma")]
