@@ -1,7 +1,8 @@
 use candle_core::{CpuStorage, Layout, Result, Shape, Tensor};
 
 use super::dense_kernel::{self, Geometry};
-use super::panel_gemm::{PackedWeights, RowEpilogue, PANEL};
+use super::panel_gemm::{PackedWeights, RowEpilogue};
+use super::Activation;
 use super::{pad_same, Padding};
 
 /// A dense 2-D convolution from TF.js HWIO filters, NCHW activations, with an optional
@@ -36,13 +37,7 @@ impl Conv2d {
     ) -> Result<Self> {
         let (kh, kw, cin, cout) = filters.dims4()?;
         let weight = filters.permute((3, 2, 0, 1))?.contiguous()?;
-        let padded = cout.next_multiple_of(PANEL);
-        let mut epilogue = RowEpilogue {
-            bias: vec![0.0; padded],
-            scale: vec![1.0; padded],
-            shift: vec![0.0; padded],
-            relu: false,
-        };
+        let mut epilogue = RowEpilogue::identity(cout);
         let has_bias = bias.is_some();
         if let Some(b) = bias {
             epilogue.bias[..cout].copy_from_slice(&b.flatten_all()?.to_vec1::<f32>()?);
@@ -76,7 +71,11 @@ impl Conv2d {
 
     /// Ends with a relu.
     pub fn with_relu(mut self, relu: bool) -> Self {
-        self.epilogue.relu = relu;
+        self.epilogue.activation = if relu {
+            Activation::Relu
+        } else {
+            Activation::Identity
+        };
         self
     }
 
@@ -119,9 +118,7 @@ impl Conv2d {
                 .broadcast_mul(&channel(&e.scale)?)?
                 .broadcast_add(&channel(&e.shift)?)?;
         }
-        if self.epilogue.relu {
-            y = y.relu()?;
-        }
+        y = self.epilogue.activation.apply_tensor(&y)?;
         Ok(y)
     }
 

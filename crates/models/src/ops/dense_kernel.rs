@@ -18,6 +18,7 @@ use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
+use super::depthwise_kernel::copy_strided;
 use super::panel_gemm::{self, ConvColumns, PackedWeights, RowEpilogue, Segment, PANEL};
 use super::OutPtr;
 
@@ -221,13 +222,7 @@ fn phase_planes(input: &[f32], g: &Geometry) -> Vec<f32> {
                 continue;
             }
             let start = iy * g.width + (first + (lo * s) as isize) as usize;
-            if s == 1 {
-                row[lo..hi].copy_from_slice(&src[start..start + hi - lo]);
-            } else {
-                for (d, &v) in row[lo..hi].iter_mut().zip(src[start..].iter().step_by(s)) {
-                    *d = v;
-                }
-            }
+            copy_strided(&src[start..], s, &mut row[lo..hi]);
         }
     };
     // Below this many floats the rearrangement is not worth splitting over threads.

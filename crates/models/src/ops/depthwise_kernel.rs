@@ -68,9 +68,6 @@ pub fn depthwise_plane(
     assert_eq!(input.len(), g.height * g.width);
     assert_eq!(weights.len(), g.kernel_h * g.kernel_w);
     assert_eq!(out.len(), g.out_h * g.out_w);
-    if g.stride == 1 && g.kernel_h == 3 && g.kernel_w == 3 {
-        return plane3x3_stride1(g, input, weights, epilogue, scratch, out);
-    }
     let s = g.stride;
     let lp = g.phase_len();
     let row_len = s * lp;
@@ -79,30 +76,26 @@ pub fn depthwise_plane(
     }
     let (rows, zero) = scratch[..g.scratch_len()].split_at_mut(g.height * row_len);
     zero.fill(0.0);
-    for (src, dst) in input
-        .chunks_exact(g.width)
-        .zip(rows.chunks_exact_mut(row_len))
-    {
-        for (phase, row) in dst.chunks_exact_mut(lp).enumerate() {
-            // Phase column j is padded column j·s + phase, input column j·s + phase − pl:
-            // inside the input for j in lo..hi.
+    // Phase column j is padded column j·s + phase, input column j·s + phase − pl: inside
+    // the input for j in lo..hi, the same range on every row.
+    let ranges: Vec<(usize, usize, usize)> = (0..s)
+        .map(|phase| {
             let first = phase as isize - g.pad_left as isize;
             let lo = ((-first).max(0) as usize).div_ceil(s).min(lp);
             let hi = ((g.width as isize - first).max(0) as usize)
                 .div_ceil(s)
                 .clamp(lo, lp);
+            (lo, hi, (first + (lo * s) as isize).max(0) as usize)
+        })
+        .collect();
+    for (src, dst) in input
+        .chunks_exact(g.width)
+        .zip(rows.chunks_exact_mut(row_len))
+    {
+        for (row, &(lo, hi, start)) in dst.chunks_exact_mut(lp).zip(&ranges) {
             row[..lo].fill(0.0);
             row[hi..].fill(0.0);
-            if hi > lo {
-                let start = (first + (lo * s) as isize) as usize;
-                if s == 1 {
-                    row[lo..hi].copy_from_slice(&src[start..start + hi - lo]);
-                } else {
-                    for (d, &v) in row[lo..hi].iter_mut().zip(src[start..].iter().step_by(s)) {
-                        *d = v;
-                    }
-                }
-            }
+            copy_strided(&src[start..], s, &mut row[lo..hi]);
         }
     }
     let zero: &[f32] = zero;
@@ -154,54 +147,14 @@ pub fn depthwise_plane(
     }
 }
 
-/// The stride-1 3×3 case without copying the input: interior columns read the input rows
-/// in place, the (at most two) columns whose window leaves the input are summed one by one,
-/// and rows above or below the input read zeros.
-fn plane3x3_stride1(
-    g: &Geometry,
-    input: &[f32],
-    weights: &[f32],
-    epilogue: ChannelEpilogue,
-    scratch: &mut Vec<f32>,
-    out: &mut [f32],
-) {
-    let (w, ow) = (g.width, g.out_w);
-    if scratch.len() < w {
-        scratch.resize(w, 0.0);
-    }
-    let zero = &mut scratch[..w];
-    zero.fill(0.0);
-    let zero: &[f32] = zero;
-    let weights: &[f32; 9] = weights.try_into().expect("3×3 weights");
-    // Output column x reads input columns x − pl + kx, kx = 0, 1, 2.
-    let pl = g.pad_left;
-    let x0 = pl.min(ow);
-    let x1 = (w + pl).saturating_sub(2).clamp(x0, ow);
-    for (oy, acc) in out.chunks_exact_mut(ow).enumerate() {
-        let row_of = |ky: usize| -> &[f32] {
-            match (oy + ky).checked_sub(g.pad_top) {
-                Some(iy) if iy < g.height => &input[iy * w..(iy + 1) * w],
-                _ => zero,
-            }
-        };
-        let rows = [row_of(0), row_of(1), row_of(2)];
-        if x1 > x0 {
-            let taps: [*const f32; 9] =
-                std::array::from_fn(|k| rows[k / 3][x0 - pl + k % 3..].as_ptr());
-            // SAFETY: the last interior column's taps end at column x1 − 1 − pl + 2 < w.
-            unsafe { row3x3(taps, weights, epilogue, &mut acc[x0..x1]) };
-        }
-        for x in (0..x0).chain(x1..ow) {
-            let mut sum = 0.0;
-            for (k, &wk) in weights.iter().enumerate() {
-                if let Some(&v) = (x + k % 3)
-                    .checked_sub(pl)
-                    .and_then(|ix| rows[k / 3].get(ix))
-                {
-                    sum += v * wk;
-                }
-            }
-            acc[x] = epilogue.apply(sum);
+/// `dst[j] = src[j·stride]`.
+#[inline]
+pub(super) fn copy_strided(src: &[f32], stride: usize, dst: &mut [f32]) {
+    if stride == 1 {
+        dst.copy_from_slice(&src[..dst.len()]);
+    } else {
+        for (d, chunk) in dst.iter_mut().zip(src.chunks(stride)) {
+            *d = chunk[0];
         }
     }
 }
@@ -249,6 +202,7 @@ mod avx2 {
     use std::arch::x86_64::*;
 
     use super::{Activation, ChannelEpilogue};
+    use crate::ops::epilogue::avx2::activate;
 
     /// Eight columns at a time, the nine taps fused multiply-added in order (column by
     /// column the same arithmetic as the scalar tail).
@@ -259,11 +213,15 @@ mod avx2 {
         epilogue: ChannelEpilogue,
         out: &mut [f32],
     ) {
+        const IDENTITY: u8 = Activation::Identity.index();
+        const RELU: u8 = Activation::Relu.index();
+        const RELU6: u8 = Activation::Relu6.index();
+        const LEAKY: u8 = Activation::Leaky.index();
         match epilogue.activation {
-            Activation::Identity => row::<0>(taps, w, epilogue, out),
-            Activation::Relu => row::<1>(taps, w, epilogue, out),
-            Activation::Relu6 => row::<2>(taps, w, epilogue, out),
-            Activation::Leaky => row::<3>(taps, w, epilogue, out),
+            Activation::Identity => row::<IDENTITY>(taps, w, epilogue, out),
+            Activation::Relu => row::<RELU>(taps, w, epilogue, out),
+            Activation::Relu6 => row::<RELU6>(taps, w, epilogue, out),
+            Activation::Leaky => row::<LEAKY>(taps, w, epilogue, out),
         }
     }
 
@@ -293,30 +251,25 @@ mod avx2 {
             _mm256_storeu_ps(dst.add(x), activate::<ACT>(v));
             x += 8;
         }
-        while x < n {
-            let mut sum = *taps[0].add(x) * w[0];
+        if x < n {
+            // The last 1–7 columns as one masked vector: lanes past the row neither load
+            // nor store.
+            let mask = tail_mask(n - x);
+            let mut acc = _mm256_mul_ps(_mm256_maskload_ps(taps[0].add(x), mask), wv[0]);
             for k in 1..9 {
-                sum = (*taps[k].add(x)).mul_add(w[k], sum);
+                acc = _mm256_fmadd_ps(_mm256_maskload_ps(taps[k].add(x), mask), wv[k], acc);
             }
-            *dst.add(x) = epilogue.apply(sum);
-            x += 1;
+            let v = _mm256_add_ps(_mm256_mul_ps(acc, scale), shift);
+            _mm256_maskstore_ps(dst.add(x), mask, activate::<ACT>(v));
         }
     }
 
-    /// [`Activation::apply`] on eight values; `ACT` is the activation's index.
+    /// Lanes `0..n` (n < 8) on.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    pub(in crate::ops) unsafe fn activate<const ACT: u8>(v: __m256) -> __m256 {
-        let zero = _mm256_setzero_ps();
-        match ACT {
-            0 => v,
-            1 => _mm256_max_ps(v, zero),
-            2 => _mm256_min_ps(_mm256_max_ps(v, zero), _mm256_set1_ps(6.0)),
-            _ => {
-                let m = _mm256_mul_ps(v, _mm256_set1_ps(0.1));
-                _mm256_add_ps(_mm256_max_ps(_mm256_sub_ps(v, m), zero), m)
-            }
-        }
+    unsafe fn tail_mask(n: usize) -> __m256i {
+        let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), lanes)
     }
 }
 

@@ -18,6 +18,16 @@ pub enum Activation {
 }
 
 impl Activation {
+    /// A number per activation, for kernels specialised on it (`const ACT: u8`).
+    pub(crate) const fn index(self) -> u8 {
+        match self {
+            Activation::Identity => 0,
+            Activation::Relu => 1,
+            Activation::Relu6 => 2,
+            Activation::Leaky => 3,
+        }
+    }
+
     #[inline(always)]
     pub fn apply(self, x: f32) -> f32 {
         match self {
@@ -40,6 +50,28 @@ impl Activation {
             Activation::Leaky => {
                 let m = (x * 0.1)?;
                 (x - &m)?.relu()? + m
+            }
+        }
+    }
+}
+
+/// The activations on eight lanes, for the AVX2 kernels.
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx2 {
+    use std::arch::x86_64::*;
+
+    /// [`super::Activation::apply`] on each lane; `ACT` is [`super::Activation::index`].
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    pub(crate) unsafe fn activate<const ACT: u8>(v: __m256) -> __m256 {
+        let zero = _mm256_setzero_ps();
+        match ACT {
+            0 => v,
+            1 => _mm256_max_ps(v, zero),
+            2 => _mm256_min_ps(_mm256_max_ps(v, zero), _mm256_set1_ps(6.0)),
+            _ => {
+                let m = _mm256_mul_ps(v, _mm256_set1_ps(0.1));
+                _mm256_add_ps(_mm256_max_ps(_mm256_sub_ps(v, m), zero), m)
             }
         }
     }

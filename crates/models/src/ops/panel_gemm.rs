@@ -7,6 +7,8 @@
 //! as the im2col itself, plus a re-pack of up to 2.3 MB of weights for each tile of a deep
 //! layer, where at batch 1 a tile is 9 columns.
 
+use super::Activation;
+
 /// Output rows (channels) per packed panel: two 8-float AVX vectors.
 pub const PANEL: usize = 16;
 /// Columns per microkernel call: 6 × 2 accumulators, 2 weight vectors and 1 broadcast use
@@ -166,25 +168,33 @@ pub struct Segment {
     pub len: usize,
 }
 
-/// Per output row (channel): `(sum + bias) · scale + shift`, then relu, each padded to
-/// whole panels. Adding 0 and multiplying by 1 are exact, so absent steps are 0, 1, 0.
+/// Per output row (channel): `activation((sum + bias) · scale + shift)`, the vectors
+/// padded to whole panels. Adding 0 and multiplying by 1 are exact, so absent steps are 0,
+/// 1 and 0 and round as if skipped.
 #[derive(Debug, Clone)]
 pub struct RowEpilogue {
     pub bias: Vec<f32>,
     pub scale: Vec<f32>,
     pub shift: Vec<f32>,
-    pub relu: bool,
+    pub activation: Activation,
 }
 
 impl RowEpilogue {
+    /// No bias, no scale, no activation, for `rows` rows.
+    pub fn identity(rows: usize) -> Self {
+        let padded = rows.next_multiple_of(PANEL);
+        RowEpilogue {
+            bias: vec![0.0; padded],
+            scale: vec![1.0; padded],
+            shift: vec![0.0; padded],
+            activation: Activation::Identity,
+        }
+    }
+
     #[inline(always)]
     fn apply(&self, r: usize, v: f32) -> f32 {
-        let v = (v + self.bias[r]) * self.scale[r] + self.shift[r];
-        if self.relu {
-            v.max(0.0)
-        } else {
-            v
-        }
+        self.activation
+            .apply((v + self.bias[r]) * self.scale[r] + self.shift[r])
     }
 }
 
@@ -292,7 +302,10 @@ unsafe fn conv_columns_generic(
 mod avx2 {
     use std::arch::x86_64::*;
 
-    use super::{ConvColumns, PackedWeights, RowEpilogue, Segment, COLUMNS, DEPTH_BLOCK, PANEL};
+    use super::{
+        Activation, ConvColumns, PackedWeights, RowEpilogue, Segment, COLUMNS, DEPTH_BLOCK, PANEL,
+    };
+    use crate::ops::epilogue::avx2::activate;
 
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn conv_columns(
@@ -352,6 +365,8 @@ mod avx2 {
 
     /// `P` columns × one panel over the whole depth: each step broadcasts `P` input values
     /// (one per column, from the column's own base) against the panel's 16 weights.
+    // The store walks the sums by row (channel) across columns: a transposition.
+    #[allow(clippy::needless_range_loop)]
     #[inline]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn conv_tile<const P: usize>(t: &ConvTile, col_in: &[usize], col_out: &[usize]) {
@@ -382,27 +397,42 @@ mod avx2 {
         let (b0, b1) = (lane(&e.bias, 0), lane(&e.bias, 8));
         let (s0, s1) = (lane(&e.scale, 0), lane(&e.scale, 8));
         let (h0, h1) = (lane(&e.shift, 0), lane(&e.shift, 8));
-        let zero = _mm256_setzero_ps();
+        for i in 0..P {
+            let v0 = _mm256_add_ps(_mm256_mul_ps(_mm256_add_ps(lo[i], b0), s0), h0);
+            let v1 = _mm256_add_ps(_mm256_mul_ps(_mm256_add_ps(hi[i], b1), s1), h1);
+            (lo[i], hi[i]) = match e.activation {
+                Activation::Identity => (v0, v1),
+                Activation::Relu => (activate::<1>(v0), activate::<1>(v1)),
+                Activation::Relu6 => (activate::<2>(v0), activate::<2>(v1)),
+                Activation::Leaky => (activate::<3>(v0), activate::<3>(v1)),
+            };
+        }
         let mut sums = [[0f32; PANEL]; P];
         for i in 0..P {
-            let mut v0 = _mm256_add_ps(_mm256_mul_ps(_mm256_add_ps(lo[i], b0), s0), h0);
-            let mut v1 = _mm256_add_ps(_mm256_mul_ps(_mm256_add_ps(hi[i], b1), s1), h1);
-            if e.relu {
-                v0 = _mm256_max_ps(v0, zero);
-                v1 = _mm256_max_ps(v1, zero);
-            }
-            _mm256_storeu_ps(sums[i].as_mut_ptr(), v0);
-            _mm256_storeu_ps(sums[i].as_mut_ptr().add(8), v1);
+            _mm256_storeu_ps(sums[i].as_mut_ptr(), lo[i]);
+            _mm256_storeu_ps(sums[i].as_mut_ptr().add(8), hi[i]);
         }
-        for r in 0..t.live {
-            let row = (t.row + r) * t.row_stride;
-            for (i, column) in sums.iter().enumerate() {
-                let at = col_out[i] + row;
-                let v = match t.residual {
-                    Some(res) => (column[r] + *res.add(at)).max(0.0),
-                    None => column[r],
-                };
-                *t.out.add(at) = v;
+        // Column i of row r goes to out[at[i] + r·row_stride].
+        let mut at = [0usize; P];
+        for i in 0..P {
+            at[i] = col_out[i] + t.row * t.row_stride;
+        }
+        match t.residual {
+            None => {
+                for r in 0..t.live {
+                    let dst = t.out.add(r * t.row_stride);
+                    for i in 0..P {
+                        *dst.add(at[i]) = sums[i][r];
+                    }
+                }
+            }
+            Some(res) => {
+                for r in 0..t.live {
+                    let (dst, res) = (t.out.add(r * t.row_stride), res.add(r * t.row_stride));
+                    for i in 0..P {
+                        *dst.add(at[i]) = (sums[i][r] + *res.add(at[i])).max(0.0);
+                    }
+                }
             }
         }
     }
