@@ -12,6 +12,7 @@ mod ci;
 mod datasets;
 mod models;
 mod pipeline;
+mod usage;
 
 use clap::{Parser, Subcommand};
 

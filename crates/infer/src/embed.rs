@@ -76,3 +76,15 @@ impl Embedder {
         run().map_err(|e| InferError::Models(e.to_string()))
     }
 }
+
+/// The crop stage describes each chip as it cuts it with this (one chip per call, on the
+/// cropping thread).
+impl kao_facecrop::ChipDescriber for Embedder {
+    fn id(&self) -> &str {
+        EMBEDDING_ID
+    }
+
+    fn describe(&self, chip: &RgbImage) -> std::result::Result<Vec<f32>, String> {
+        self.embed_one(chip).map_err(|e| e.to_string())
+    }
+}

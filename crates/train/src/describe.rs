@@ -8,10 +8,10 @@ use kao_dataset::{ChipRecord, WorkDir};
 use kao_infer::{Embedder, CHIP_SIZE};
 use rayon::prelude::*;
 
-use crate::cache::{augment_key, chip_key, EmbeddingCache};
 use crate::error::Result;
 use crate::samples::Samples;
 use crate::Event;
+use kao_dataset::{augment_key, chip_key, EmbeddingCache};
 
 /// Descriptors of a list of chips, with the chip ids that made it (unreadable chips are
 /// reported and left out).
@@ -101,9 +101,7 @@ fn run_jobs(
                 }
             }
         }
-        for (k, d) in keys.into_iter().zip(embedder.embed(&ok)?) {
-            cache.insert(k, d)?;
-        }
+        cache.insert_many(keys.into_iter().zip(embedder.embed(&ok)?).collect())?;
         done += chunk.len();
         progress(Event::Embedding { done, total });
     }

@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 use kao_dataset::{SplitPart, WorkDir};
 use kao_infer::{Classifier, Embedder, Predictor};
 
-use crate::cache::EmbeddingCache;
 use crate::data::Dataset;
 use crate::describe::{describe_chips, Described, Skipped};
 use crate::error::{Result, TrainError};
 use crate::evaluate::{score, Evaluation, UnknownFaces};
 use crate::Event;
+use kao_dataset::EmbeddingCache;
 
 /// What to evaluate.
 #[derive(Debug, Clone)]

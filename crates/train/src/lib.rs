@@ -1,6 +1,5 @@
 #![doc = include_str!("../README.md")]
 
-mod cache;
 mod calibrate;
 mod config;
 mod data;
@@ -15,7 +14,6 @@ mod report;
 mod samples;
 mod train;
 
-pub use cache::{augment_key, chip_key, EmbeddingCache};
 pub use calibrate::{calibrate, scores, CalibrationSet};
 pub use config::TrainConfig;
 pub use data::{is_negative, Dataset};
@@ -25,6 +23,7 @@ pub use eval::{evaluate, latest_iteration, unknown_faces, EvalOptions};
 pub use evaluate::{score, Evaluation, Misclassified, UnknownFaces, UnknownRates};
 pub use heads::{fit, FitLog};
 pub use iterations::{list_iterations, IterationInfo};
+pub use kao_dataset::{augment_key, chip_key, EmbeddingCache};
 pub use metrics::{Metrics, TagPerformance};
 pub use report::write_report;
 pub use samples::{Rng, Samples};
