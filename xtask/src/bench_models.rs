@@ -102,14 +102,19 @@ fn conv_layers(device: &Device, ceiling: f64) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Median wall time of one call, after one warm-up call.
-pub(crate) fn median_seconds(mut f: impl FnMut() -> kao_models::Result<()>) -> anyhow::Result<f64> {
-    f()?;
+/// Median wall time of one call, after one warm-up call. Each call runs on one of rayon's
+/// threads, as the networks run in the crop stage and the server (called from outside the
+/// pool, every parallel layer would first hand its work to the pool and wait for it).
+pub(crate) fn median_seconds(
+    mut f: impl FnMut() -> kao_models::Result<()> + Send,
+) -> anyhow::Result<f64> {
+    let mut call = || rayon::scope(|_| f());
+    call()?;
     let start = Instant::now();
     let mut times = Vec::new();
     while times.len() < 3 || start.elapsed() < MIN_TIME {
         let t = Instant::now();
-        f()?;
+        call()?;
         times.push(t.elapsed().as_secs_f64());
     }
     times.sort_by(f64::total_cmp);
@@ -175,5 +180,5 @@ type NetRow<'a> = (
     &'a str,
     usize,
     f64,
-    &'a dyn Fn(&Tensor) -> kao_models::Result<Tensor>,
+    &'a (dyn Fn(&Tensor) -> kao_models::Result<Tensor> + Sync),
 );
