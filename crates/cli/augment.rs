@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context as _};
 use kao_augment::{augment_context, sample, AugmentParams, Context, Draw, Preset, RgbImage};
-use kao_dataset::{read_manifest, write_atomic, ChipRecord, FaceRecord, Splits, WorkDir};
+use kao_dataset::{read_current_chips, write_atomic, ChipRecord, Splits, WorkDir};
 use kao_image::Limits;
 use rayon::prelude::*;
 
@@ -94,17 +94,11 @@ pub fn run(global: &Global, args: AugmentArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn read_chips(work: &WorkDir) -> anyhow::Result<HashMap<String, ChipRecord>> {
-    let path = work.faces_manifest();
-    let read = read_manifest::<FaceRecord>(&path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    // Later records win: a re-run appends newer chips.
-    Ok(read
-        .records
+    // The split names chips, whatever settings cut them.
+    Ok(read_current_chips(work, None)
+        .with_context(|| format!("cannot read {}", work.faces_manifest().display()))?
         .into_iter()
-        .filter_map(|r| match r {
-            FaceRecord::Chip(c) => Some((c.chip.clone(), c)),
-            FaceRecord::Reject(_) => None,
-        })
+        .map(|c| (c.chip.clone(), c))
         .collect())
 }
 

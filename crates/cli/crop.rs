@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use kao_dataset::{read_manifest, FaceRecord, WorkDir};
+use kao_dataset::{read_current_chips, WorkDir};
 use kao_facecrop::{
     crop_tree, Alignment, CropConfig, CropSummary, Cropper, DetectorKind, FaceNets, Pick,
 };
@@ -118,7 +118,6 @@ pub fn run(global: &Global, args: CropArgs) -> anyhow::Result<ExitCode> {
     let cropper = Cropper::new(Arc::new(nets), args.config()).with_describer(Arc::new(embedder));
     let total = kao_dataset::list_tree(&src)
         .with_context(|| format!("cannot list {}", src.display()))?
-        .0
         .len();
     let progress = Progress::new(total as u64, "crop", global.quiet || args.json);
     let started = std::time::Instant::now();
@@ -129,14 +128,8 @@ pub fn run(global: &Global, args: CropArgs) -> anyhow::Result<ExitCode> {
     progress.finish();
     let seconds = started.elapsed().as_secs_f64();
     if let Some(sheet) = &args.contact_sheet {
-        let chips: Vec<_> = read_manifest::<FaceRecord>(&work.faces_manifest())?
-            .records
-            .into_iter()
-            .filter_map(|r| match r {
-                FaceRecord::Chip(c) => Some(c),
-                FaceRecord::Reject(_) => None,
-            })
-            .collect();
+        let settings = cropper.config().settings_hash();
+        let chips = read_current_chips(&work, Some(&settings))?;
         kao_facecrop::contact_sheet(&work, &chips, args.sheet_per_tag, 75)
             .save(sheet)
             .with_context(|| format!("cannot write {}", sheet.display()))?;
@@ -180,6 +173,12 @@ fn print_summary(s: &CropSummary, seconds: f64) {
         s.tags.values().map(|t| t.reused).sum::<usize>(),
         s.rejects()
     );
+    if !s.unreadable.is_empty() {
+        println!("unreadable files:");
+        for (file, reason) in &s.unreadable {
+            println!("  {file}: {reason}");
+        }
+    }
     println!(
         "{:.1} photos/s ({:.1} s)",
         s.photos() as f64 / seconds.max(1e-9),

@@ -42,7 +42,11 @@ struct Bad {
 pub fn run(global: &Global, args: InspectArgs) -> anyhow::Result<ExitCode> {
     let files = kao_dataset::list_tree(&args.dir)
         .with_context(|| format!("cannot list {}", args.dir.display()))?;
-    let progress = Progress::new(files.0.len() as u64, "inspect", global.quiet || args.json);
+    let progress = Progress::new(
+        files.files.len() as u64,
+        "inspect",
+        global.quiet || args.json,
+    );
     let started = std::time::Instant::now();
     let tree = read_tree(&args.dir, &Limits::default(), &|_| progress.inc())
         .with_context(|| format!("cannot read {}", args.dir.display()))?;
@@ -66,7 +70,7 @@ fn summarise(args: &InspectArgs, tree: &TreeRead, seconds: f64) -> Report {
         t.bytes += item.bytes;
         *formats.entry(item.format.to_string()).or_default() += 1;
     }
-    for bad in &tree.unreadable {
+    for bad in tree.unreadable.iter().filter(|b| !b.tag.is_empty()) {
         tags.entry(bad.tag.clone()).or_default().unreadable += 1;
     }
     let groups = duplicate_groups(&tree.items, args.near_distance);

@@ -37,7 +37,7 @@ pub fn run(global: &Global, args: SplitArgs) -> anyhow::Result<ExitCode> {
         .last()
         .map(|r| r.settings().to_string())
         .unwrap_or_default();
-    let chips = current_chips(read.records, &settings, &work.faces());
+    let chips = current_chips(read.records, Some(&settings), &work.faces());
     if chips.is_empty() {
         anyhow::bail!("{} has no chips: run `kao crop` first", manifest.display());
     }

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use kao_dataset::{current_chips, read_manifest, FaceRecord, WorkDir};
+use kao_dataset::{read_current_chips, WorkDir};
 use kao_facecrop::{crop_tree, Alignment, CropConfig, Cropper, FaceNets};
 use kao_infer::Embedder;
 use kao_split::{split_chips, SplitOptions};
@@ -39,8 +39,7 @@ pub fn run() -> anyhow::Result<()> {
             &|| {},
         )
         .with_context(|| format!("cropping {}", lfw5.display()))?;
-        let records = read_manifest::<FaceRecord>(&work.faces_manifest())?.records;
-        let chips = current_chips(records, &settings, &work.faces());
+        let chips = read_current_chips(&work, Some(&settings))?;
         let options = SplitOptions {
             seed: 42,
             ..SplitOptions::default()

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
-use kao_dataset::{chip_key, read_manifest, EmbeddingCache, FaceRecord, WorkDir};
+use kao_dataset::{chip_key, read_current_chips, EmbeddingCache, WorkDir};
 use kao_facecrop::{crop_tree, ChipDescriber, CropConfig, Cropper, DetectorKind, FaceNets};
 use kao_infer::Embedder;
 
@@ -90,14 +90,12 @@ pub fn run() -> anyhow::Result<()> {
     // The two-pass way: read the chips back and describe them afterwards.
     let work = WorkDir::new(dir.path());
     let (t, cpu) = (Instant::now(), cpu_seconds());
-    let chips: Vec<image::RgbImage> = read_manifest::<FaceRecord>(&work.faces_manifest())?
-        .records
+    let chips: Vec<image::RgbImage> = read_current_chips(&work, None)?
         .into_iter()
-        .filter_map(|r| match r {
-            FaceRecord::Chip(c) => image::open(work.faces().join(&c.chip))
+        .filter_map(|c| {
+            image::open(work.faces().join(&c.chip))
                 .ok()
-                .map(|i| i.to_rgb8()),
-            FaceRecord::Reject(_) => None,
+                .map(|i| i.to_rgb8())
         })
         .collect();
     for batch in chips.chunks(16) {
@@ -150,11 +148,9 @@ pub fn run() -> anyhow::Result<()> {
 fn cached_descriptors(work: &WorkDir, embedder: &Embedder) -> anyhow::Result<usize> {
     let cache = EmbeddingCache::open(work, embedder.id())?;
     let mut n = 0;
-    for record in read_manifest::<FaceRecord>(&work.faces_manifest())?.records {
-        if let FaceRecord::Chip(c) = record {
-            let png = std::fs::read(work.faces().join(&c.chip))?;
-            n += usize::from(cache.contains(&chip_key(&png)));
-        }
+    for c in read_current_chips(work, None)? {
+        let png = std::fs::read(work.faces().join(&c.chip))?;
+        n += usize::from(cache.contains(&chip_key(&png)));
     }
     Ok(n)
 }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use kao_dataset::{read_manifest, FaceRecord, WorkDir};
+use kao_dataset::{read_current_chips, WorkDir};
 use kao_serve::{ServeConfig, Server};
 
 const REQUESTS: usize = 2_000;
@@ -79,14 +79,7 @@ fn prepare(lfw5: &Path) -> anyhow::Result<PathBuf> {
         &kao_image::Limits::default(),
         &|| {},
     )?;
-    let chips: Vec<_> = read_manifest::<FaceRecord>(&work.faces_manifest())?
-        .records
-        .into_iter()
-        .filter_map(|r| match r {
-            FaceRecord::Chip(c) => Some(c),
-            FaceRecord::Reject(_) => None,
-        })
-        .collect();
+    let chips = read_current_chips(&work, Some(&cropper.config().settings_hash()))?;
     let split = kao_split::split_chips(&chips, &kao_split::SplitOptions::default())?;
     split.splits.write(&work.splits())?;
     let config = kao_train::TrainConfig {

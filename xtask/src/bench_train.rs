@@ -32,15 +32,7 @@ fn prepare(work: &WorkDir) -> anyhow::Result<()> {
         source.display(),
         start.elapsed().as_secs_f64()
     );
-    let chips: Vec<_> =
-        kao_dataset::read_manifest::<kao_dataset::FaceRecord>(&work.faces_manifest())?
-            .records
-            .into_iter()
-            .filter_map(|r| match r {
-                kao_dataset::FaceRecord::Chip(c) => Some(c),
-                kao_dataset::FaceRecord::Reject(_) => None,
-            })
-            .collect();
+    let chips = kao_dataset::read_current_chips(work, Some(&cropper.config().settings_hash()))?;
     let options = kao_split::SplitOptions {
         seed: 42,
         ratios: [3, 1, 1],

@@ -65,7 +65,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             eprintln!(
                 "serving on http://{} (Quick Test at /); the key is in {} — Ctrl-C stops",
                 server.local_addr(),
-                config.work.join(kao_serve::KEY_FILE).display()
+                kao_dataset::WorkDir::new(&config.work)
+                    .prediction_key()
+                    .display()
             );
             server.run(kao_serve::shutdown_signal()).await?;
             anyhow::Ok(())

@@ -135,7 +135,7 @@ pub(crate) fn walk(
         let content = if size > max_bytes {
             Err(Reject::new(
                 "too_large",
-                format!("{size} bytes exceeds the cap of {max_bytes} bytes"),
+                format!("member size {size} bytes exceeds the limit of {max_bytes} bytes"),
             ))
         } else {
             let mut bytes = Vec::with_capacity(size as usize);

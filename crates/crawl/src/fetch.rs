@@ -259,7 +259,7 @@ impl Fetcher {
                 Ok(Ok(Some(c))) => c,
             };
             if (bytes.len() + chunk.len()) as u64 > max {
-                return Err(too_large(max));
+                return Err(too_large((bytes.len() + chunk.len()) as u64, max));
             }
             bytes.extend_from_slice(&chunk);
         }
@@ -314,7 +314,7 @@ impl Fetcher {
             };
             len += chunk.len() as u64;
             if len > max {
-                return Err(too_large(max));
+                return Err(too_large(len, max));
             }
             hasher.update(&chunk);
             file.write_all(&chunk).await.map_err(io)?;
@@ -386,10 +386,13 @@ fn host_key(url: &Url) -> String {
     )
 }
 
-fn too_large(max: u64) -> Failure {
+/// A body that passed `max` while streaming: `read` is how far it got, a lower bound.
+fn too_large(read: u64, max: u64) -> Failure {
     Failure::Final(Reject::new(
         "too_large",
-        format!("body exceeds the cap of {max} bytes"),
+        format!(
+            "body size at least {read} bytes exceeds the limit of {max} bytes (download stopped)"
+        ),
     ))
 }
 
@@ -397,7 +400,7 @@ fn check_length(response: &reqwest::Response, max: u64) -> Result<(), Failure> {
     match response.content_length() {
         Some(len) if len > max => Err(Failure::Final(Reject::new(
             "too_large",
-            format!("Content-Length {len} exceeds the cap of {max} bytes"),
+            format!("Content-Length {len} bytes exceeds the limit of {max} bytes"),
         ))),
         _ => Ok(()),
     }

@@ -2,6 +2,7 @@
 
 mod archive;
 mod crawl;
+mod downloads;
 mod error;
 mod fetch;
 mod html;
@@ -9,6 +10,7 @@ mod options;
 mod record;
 mod robots;
 mod source;
+mod sources;
 mod store;
 mod summary;
 

@@ -4,12 +4,16 @@ use std::path::{Path, PathBuf};
 ///
 /// ```text
 /// raw/<tag>/<sha256-16>.<ext>   raw/manifest.jsonl
+/// downloads/                    archives fetched by the crawl
 /// faces/<tag>/<id>.png          faces/manifest.jsonl
 /// splits.json
 /// cache/embeddings/<model-id>/
 /// iterations/<n>/model.json, head.safetensors, metrics.json, report.html
-/// published.json
+/// published.json   project.json   tags.json   prediction-key
+/// pipeline-state.json   pipeline-report.json
 /// ```
+///
+/// Every path under the work dir is named here and nowhere else.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkDir {
     root: PathBuf,
@@ -34,6 +38,11 @@ impl WorkDir {
 
     pub fn raw_manifest(&self) -> PathBuf {
         self.raw().join("manifest.jsonl")
+    }
+
+    /// Archives the crawl downloaded, kept across runs (`<sha256>.<ext>`).
+    pub fn downloads(&self) -> PathBuf {
+        self.root.join("downloads")
     }
 
     pub fn faces(&self) -> PathBuf {
@@ -71,6 +80,26 @@ impl WorkDir {
     /// The project id file (a UUID created once, used in prediction URLs).
     pub fn project_id(&self) -> PathBuf {
         self.root.join("project.json")
+    }
+
+    /// Tag name → UUID, kept across iterations so that clients can hold on to tag ids.
+    pub fn tags(&self) -> PathBuf {
+        self.root.join("tags.json")
+    }
+
+    /// The generated prediction key (mode 0600).
+    pub fn prediction_key(&self) -> PathBuf {
+        self.root.join("prediction-key")
+    }
+
+    /// Each pipeline stage's input fingerprint and output.
+    pub fn pipeline_state(&self) -> PathBuf {
+        self.root.join("pipeline-state.json")
+    }
+
+    /// The last pipeline run's report.
+    pub fn pipeline_report(&self) -> PathBuf {
+        self.root.join("pipeline-report.json")
     }
 
     /// Iteration numbers present on disk, ascending.

@@ -36,61 +36,112 @@ pub struct TreeRead {
     pub untagged: Vec<PathBuf>,
 }
 
+/// A folder-per-tag tree as listed, before any file is read.
+#[derive(Debug, Default)]
+pub struct TreeList {
+    /// Regular files in tag folders, sorted by path.
+    pub files: Vec<TreeFile>,
+    /// Files directly under the root (not in a tag folder), which carry no tag.
+    pub untagged: Vec<PathBuf>,
+    /// Entries that cannot be read as files: symbolic link loops, dangling links,
+    /// FIFOs, devices, folders that cannot be listed. In walk order; `tag` is empty for
+    /// an entry directly under the root (a file or a tag folder, which cannot be told).
+    pub unreadable: Vec<Unreadable>,
+}
+
+impl TreeList {
+    /// Entries a stage will account for: the files and the unreadable entries.
+    pub fn len(&self) -> usize {
+        self.files.len() + self.unreadable.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// One entry of [`walk_files`].
+#[derive(Debug)]
+pub enum WalkEntry {
+    /// A regular file (possibly reached through links).
+    File(PathBuf),
+    /// An entry that cannot be read as a file, and why.
+    Unreadable(kao_image::ImageError),
+}
+
+/// Every entry below `root` that is not a folder, sorted by file name within each
+/// folder, following symbolic links; hidden files and folders (names starting with `.`)
+/// are skipped. An entry that cannot be read as a file (a link loop, a dangling link, a
+/// FIFO, a device, a folder that cannot be listed) comes as
+/// [`WalkEntry::Unreadable`] with its reason instead of ending the walk, and nothing
+/// here opens a file, so a FIFO cannot block it.
+pub fn walk_files(root: &Path) -> impl Iterator<Item = WalkEntry> + use<> {
+    let root = root.to_path_buf();
+    walkdir::WalkDir::new(&root)
+        .min_depth(1)
+        .follow_links(true)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !is_hidden(e.file_name()))
+        .filter_map(move |entry| match entry {
+            Ok(e) if e.file_type().is_dir() => None,
+            Ok(e) => Some(match kao_image::check_file_type(e.path(), e.file_type()) {
+                Ok(()) => WalkEntry::File(e.into_path()),
+                Err(err) => WalkEntry::Unreadable(err),
+            }),
+            Err(e) => {
+                let path = e.path().unwrap_or(&root).to_path_buf();
+                Some(WalkEntry::Unreadable(if e.loop_ancestor().is_some() {
+                    kao_image::ImageError::LinkLoop { path }
+                } else {
+                    let source = e
+                        .into_io_error()
+                        .unwrap_or_else(|| std::io::Error::other("cannot walk the folder"));
+                    kao_image::ImageError::from_io(path, source)
+                }))
+            }
+        })
+}
+
 /// Lists a folder-per-tag tree: each sub-folder of `root` is a tag, and every file below it
-/// (at any depth) belongs to that tag. Hidden files and folders are skipped. Sorted by path.
-pub fn list_tree(root: &Path) -> Result<(Vec<TreeFile>, Vec<PathBuf>)> {
+/// (at any depth) belongs to that tag. Hidden files and folders are skipped; entries that
+/// cannot be read are listed in [`TreeList::unreadable`] (see [`walk_files`]). Sorted by
+/// path. Fails only when `root` itself is not a folder.
+pub fn list_tree(root: &Path) -> Result<TreeList> {
     if !root.is_dir() {
         return Err(DatasetError::NotADirectory {
             path: root.to_path_buf(),
         });
     }
-    let mut files = Vec::new();
-    let mut untagged = Vec::new();
-    let walker = walkdir::WalkDir::new(root)
-        .min_depth(1)
-        .follow_links(true)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_entry(|e| !is_hidden(e.file_name()));
-    for entry in walker {
-        let entry = entry.map_err(|e| {
-            let path = e.path().unwrap_or(root).to_path_buf();
-            DatasetError::Io {
-                path,
-                source: e
-                    .into_io_error()
-                    .unwrap_or_else(|| std::io::Error::other("loop in folder links")),
-            }
-        })?;
-        if !entry.file_type().is_file() {
-            continue;
-        }
-        let rel_path = entry.path().strip_prefix(root).unwrap_or(entry.path());
-        let mut parts = rel_path.components();
-        let first = parts
-            .next()
-            .map(|c| c.as_os_str().to_string_lossy().into_owned());
-        if rel_path.components().count() < 2 {
-            untagged.push(entry.path().to_path_buf());
-            continue;
-        }
-        let tag = first.unwrap_or_default();
-        if validate_tag(&tag).is_err() {
-            untagged.push(entry.path().to_path_buf());
-            continue;
-        }
-        let rel = rel_path
+    let mut list = TreeList::default();
+    for entry in walk_files(root) {
+        let path = match &entry {
+            WalkEntry::File(p) => p.clone(),
+            WalkEntry::Unreadable(e) => e.path().to_path_buf(),
+        };
+        let rel_path = path.strip_prefix(root).unwrap_or(&path);
+        let parts: Vec<String> = rel_path
             .components()
-            .map(|c| c.as_os_str().to_string_lossy())
-            .collect::<Vec<_>>()
-            .join("/");
-        files.push(TreeFile {
-            tag,
-            rel,
-            path: entry.path().to_path_buf(),
-        });
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        let tag = match parts.as_slice() {
+            [tag, _, ..] if validate_tag(tag).is_ok() => Some(tag.clone()),
+            _ => None,
+        };
+        let rel = parts.join("/");
+        match (entry, tag) {
+            (WalkEntry::File(path), Some(tag)) => list.files.push(TreeFile { tag, rel, path }),
+            (WalkEntry::File(path), None) => list.untagged.push(path),
+            (WalkEntry::Unreadable(e), tag) => list.unreadable.push(Unreadable {
+                tag: tag.unwrap_or_default(),
+                rel,
+                path,
+                kind: e.kind().to_string(),
+                reason: e.reason(),
+            }),
+        }
     }
-    Ok((files, untagged))
+    Ok(list)
 }
 
 fn is_hidden(name: &std::ffi::OsStr) -> bool {
@@ -99,15 +150,17 @@ fn is_hidden(name: &std::ffi::OsStr) -> bool {
 
 /// Reads every image of a folder-per-tag tree in parallel: decodes it (with `limits`),
 /// computes its content id and perceptual hash, and keeps only those numbers, so memory
-/// stays bounded by the number of threads. Unreadable files are reported, never fatal.
+/// stays bounded by the number of threads. Unreadable files and entries (see
+/// [`list_tree`]) are reported, never fatal.
 /// `progress` is called once per file, from any thread.
 pub fn read_tree(
     root: &Path,
     limits: &Limits,
     progress: &(dyn Fn(&TreeFile) + Sync),
 ) -> Result<TreeRead> {
-    let (files, untagged) = list_tree(root)?;
-    let results: Vec<std::result::Result<Item, Unreadable>> = files
+    let list = list_tree(root)?;
+    let results: Vec<std::result::Result<Item, Unreadable>> = list
+        .files
         .par_iter()
         .map(|f| {
             let r = read_item(f, limits);
@@ -116,7 +169,8 @@ pub fn read_tree(
         })
         .collect();
     let mut out = TreeRead {
-        untagged,
+        untagged: list.untagged,
+        unreadable: list.unreadable,
         ..TreeRead::default()
     };
     for r in results {
@@ -125,6 +179,7 @@ pub fn read_tree(
             Err(bad) => out.unreadable.push(bad),
         }
     }
+    out.unreadable.sort_by(|a, b| a.rel.cmp(&b.rel));
     Ok(out)
 }
 

@@ -71,3 +71,76 @@ fn bad_files_are_reported_and_good_ones_still_read() {
     );
     assert_eq!(tree.untagged.len(), 1);
 }
+
+/// A tree with a symbolic link loop, a dangling link, a FIFO and a link to /dev/zero
+/// among good photos: each bad entry is listed with its reason, nothing blocks, and the
+/// good photos are read.
+#[cfg(unix)]
+#[test]
+fn bad_entries_are_reported_and_the_walk_goes_on() {
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().unwrap();
+    let tag = dir.path().join("carol");
+    std::fs::create_dir_all(&tag).unwrap();
+    let good = image::RgbImage::from_fn(40, 30, |x, y| image::Rgb([x as u8 * 6, y as u8 * 8, 7]));
+    good.save(tag.join("good.png")).unwrap();
+    symlink(tag.join("b.jpg"), tag.join("a.jpg")).unwrap();
+    symlink(tag.join("a.jpg"), tag.join("b.jpg")).unwrap();
+    symlink("nowhere.jpg", tag.join("dangling.jpg")).unwrap();
+    symlink("/dev/zero", tag.join("zero.jpg")).unwrap();
+    let fifo = std::ffi::CString::new(tag.join("pipe.jpg").as_os_str().as_encoded_bytes()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    // A folder link back to the root, and a bad entry directly under the root.
+    symlink(dir.path(), tag.join("up")).unwrap();
+    symlink("gone", dir.path().join("lost")).unwrap();
+
+    let (tx, rx) = std::sync::mpsc::channel();
+    let root = dir.path().to_path_buf();
+    std::thread::spawn(move || {
+        let _ = tx.send(read_tree(&root, &Limits::default(), &|_| {}).unwrap());
+    });
+    let tree = rx
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .expect("read_tree did not return");
+    assert_eq!(tree.items.len(), 1);
+    assert_eq!(tree.items[0].rel, "carol/good.png");
+    let bad: Vec<(&str, &str, &str, &str)> = tree
+        .unreadable
+        .iter()
+        .map(|u| {
+            (
+                u.tag.as_str(),
+                u.rel.as_str(),
+                u.kind.as_str(),
+                u.reason.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        bad,
+        vec![
+            ("carol", "carol/a.jpg", "link_loop", "symbolic link loop"),
+            ("carol", "carol/b.jpg", "link_loop", "symbolic link loop"),
+            (
+                "carol",
+                "carol/dangling.jpg",
+                "broken_link",
+                "dangling symbolic link to nowhere.jpg"
+            ),
+            (
+                "carol",
+                "carol/pipe.jpg",
+                "not_a_file",
+                "not a regular file (FIFO)"
+            ),
+            ("carol", "carol/up", "link_loop", "symbolic link loop"),
+            (
+                "carol",
+                "carol/zero.jpg",
+                "not_a_file",
+                "not a regular file (character device)"
+            ),
+            ("", "lost", "broken_link", "dangling symbolic link to gone"),
+        ]
+    );
+}

@@ -1,10 +1,11 @@
 //! Detect → landmarks → alignment for one photo, with the networks loaded once.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use candle_core::Device;
 use image::RgbImage;
-use kao_dataset::BoxF;
+use kao_dataset::{BoxF, RejectReason};
 use kao_models::preprocess::{self, Pad, Rect};
 use kao_models::ssd::{SsdMobilenetV1, SsdOptions};
 use kao_models::{landmarks_in_image, Detection, FaceLandmark68Net, TinyFaceDetector, TinyOptions};
@@ -34,14 +35,21 @@ pub struct FaceNets {
 }
 
 impl FaceNets {
-    /// Loads the shipped weights (checksums verified) onto `device`.
-    pub fn load(device: &Device) -> Result<FaceNets> {
+    /// Loads the two detectors and the landmark network from the face-api weight folder
+    /// `dir` (checksums verified against its `SHA256SUMS`) onto `device`.
+    pub fn from_dir(dir: &Path, device: &Device) -> Result<FaceNets> {
         Ok(FaceNets {
             device: device.clone(),
-            tiny: TinyFaceDetector::load_default(device)?,
-            ssd: SsdMobilenetV1::load_default(device)?,
-            landmarks: FaceLandmark68Net::load_default(device)?,
+            tiny: TinyFaceDetector::from_dir(dir, device)?,
+            ssd: SsdMobilenetV1::from_dir(dir, device)?,
+            landmarks: FaceLandmark68Net::from_dir(dir, device)?,
         })
+    }
+
+    /// [`FaceNets::from_dir`] on [`kao_models::default_model_dir`]: `$KAO_MODELS`, else the
+    /// Kao source tree's `models/face-api`.
+    pub fn load(device: &Device) -> Result<FaceNets> {
+        FaceNets::from_dir(&kao_models::default_model_dir(), device)
     }
 }
 
@@ -53,8 +61,11 @@ pub enum Outcome {
         faces: Vec<Face>,
         picked: Vec<usize>,
     },
-    /// Nothing usable; `reason` is `no_face`, `low_score`, `face_too_small` or `ambiguous`.
-    Reject { reason: &'static str },
+    /// Nothing usable: why, and what was found against which limit.
+    Reject {
+        reason: RejectReason,
+        detail: String,
+    },
 }
 
 /// Runs the crop settings over photos.
@@ -124,35 +135,48 @@ impl Cropper {
             }
         }
         if candidates.is_empty() {
-            return Ok(Outcome::Reject { reason: "no_face" });
+            return Ok(reject(
+                RejectReason::NoFace,
+                format!("no detection scored at least {low:.2}"),
+            ));
         }
+        let best = candidates.iter().map(|d| d.score).fold(f64::MIN, f64::max);
         let confident: Vec<Detection> = candidates
             .into_iter()
             .filter(|d| d.score > threshold)
             .collect();
         if confident.is_empty() {
-            return Ok(Outcome::Reject {
-                reason: "low_score",
-            });
+            return Ok(reject(
+                RejectReason::LowScore,
+                format!("best score {best:.2}, the threshold is {threshold:.2}"),
+            ));
         }
         let min = f64::from(self.config.min_face);
-        let big: Vec<Detection> = confident
-            .into_iter()
-            .filter(|d| d.bbox.width.min(d.bbox.height) >= min)
-            .collect();
+        let side = |d: &Detection| d.bbox.width.min(d.bbox.height);
+        let largest = confident.iter().map(side).fold(0.0, f64::max);
+        let big: Vec<Detection> = confident.into_iter().filter(|d| side(d) >= min).collect();
         if big.is_empty() {
-            return Ok(Outcome::Reject {
-                reason: "face_too_small",
-            });
+            return Ok(reject(
+                RejectReason::FaceTooSmall,
+                format!(
+                    "largest face {largest:.0} px, the minimum is {} px",
+                    self.config.min_face
+                ),
+            ));
         }
         // Pick on the boxes first: landmarks are only worth computing for chosen faces.
         let boxes: Vec<BoxF> = big.iter().map(|d| to_box(&d.bbox)).collect();
         if self.config.pick == Pick::Center
             && crate::center_is_ambiguous(&boxes, image.width(), image.height())
         {
-            return Ok(Outcome::Reject {
-                reason: "ambiguous",
-            });
+            return Ok(reject(
+                RejectReason::Ambiguous,
+                format!(
+                    "{} faces; the two nearest the centre are within {:.0} % of the shorter side of each other",
+                    boxes.len(),
+                    crate::pick::AMBIGUOUS_MARGIN * 100.0
+                ),
+            ));
         }
         let chosen: Vec<Detection> =
             crate::pick_boxes(&boxes, image.width(), image.height(), self.config.pick)
@@ -161,7 +185,10 @@ impl Cropper {
                 .collect();
         let faces = self.landmark(image, &chosen)?;
         if faces.is_empty() {
-            return Ok(Outcome::Reject { reason: "no_face" });
+            return Ok(reject(
+                RejectReason::NoFace,
+                "no detected face had landmarks to align".to_string(),
+            ));
         }
         let picked = (0..faces.len()).collect();
         Ok(Outcome::Faces { faces, picked })
@@ -261,6 +288,10 @@ impl Cropper {
         }
         Ok(faces)
     }
+}
+
+fn reject(reason: RejectReason, detail: String) -> Outcome {
+    Outcome::Reject { reason, detail }
 }
 
 fn to_box(b: &kao_models::BBox) -> BoxF {

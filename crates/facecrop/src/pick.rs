@@ -35,7 +35,7 @@ fn gap(b: &BoxF, cx: f32, cy: f32) -> f32 {
 
 /// How much nearer the centre the nearest face must be than the next one, as a fraction
 /// of the photo's shorter side.
-const AMBIGUOUS_MARGIN: f32 = 0.05;
+pub(crate) const AMBIGUOUS_MARGIN: f32 = 0.05;
 
 /// [`pick`] on bare boxes (before landmarks are known).
 pub fn pick_boxes(faces: &[BoxF], width: u32, height: u32, pick: Pick) -> Vec<usize> {

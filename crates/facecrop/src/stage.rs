@@ -15,7 +15,7 @@ use std::sync::mpsc::{sync_channel, Receiver};
 use image::{ImageEncoder, RgbImage};
 use kao_dataset::{
     chip_key, list_tree, read_manifest, write_atomic, ChipRecord, EmbeddingCache, FaceRecord,
-    Manifest, RejectRecord, SourceRef, TreeFile, WorkDir,
+    Manifest, RejectReason, RejectRecord, SourceRef, TreeFile, Unreadable, WorkDir,
 };
 use kao_image::Limits;
 use rayon::prelude::*;
@@ -45,6 +45,9 @@ pub struct CropSummary {
     pub tags: BTreeMap<String, TagSummary>,
     /// Files outside any tag folder, ignored.
     pub untagged: Vec<String>,
+    /// Every photo or entry that could not be read, by path in the tree, with the reason
+    /// (also counted as `unreadable` rejects of its tag when it is in a tag folder).
+    pub unreadable: BTreeMap<String, String>,
 }
 
 impl CropSummary {
@@ -68,7 +71,7 @@ impl CropSummary {
 enum PhotoResult {
     Done {
         chips: usize,
-        reject: Option<String>,
+        reject: Option<RejectReason>,
         reused: bool,
     },
 }
@@ -97,10 +100,35 @@ pub fn crop_tree(
     limits: &Limits,
     progress: &(dyn Fn() + Sync),
 ) -> Result<CropSummary> {
-    let (files, untagged) = list_tree(source)?;
+    let list = list_tree(source)?;
     let settings = cropper.config().settings_hash();
     let done = finished(work, &settings)?;
     let manifest = Manifest::<FaceRecord>::open(&work.faces_manifest())?;
+    let mut summary = CropSummary {
+        untagged: list
+            .untagged
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect(),
+        ..CropSummary::default()
+    };
+    // Entries the listing could not read (link loops, dangling links, FIFOs, devices):
+    // rejects of their tag, or only reported when they are not in a tag folder.
+    let mut results: Vec<(&str, &str, Result<PhotoResult>)> = Vec::new();
+    for bad in &list.unreadable {
+        if bad.tag.is_empty() {
+            summary
+                .unreadable
+                .insert(bad.rel.clone(), bad.reason.clone());
+        } else {
+            results.push((
+                &bad.tag,
+                &bad.rel,
+                reject_unreadable(&manifest, bad, &settings),
+            ));
+        }
+        progress();
+    }
     let (cache, describe) = match cropper.describer() {
         Some(d) => {
             let cache = EmbeddingCache::open(work, d.id())?;
@@ -109,39 +137,32 @@ pub fn crop_tree(
         }
         None => (None, None),
     };
-    let (results, written) = std::thread::scope(|scope| {
+    let written = std::thread::scope(|scope| {
         let (tx, rx) = sync_channel::<Pending>(WRITE_QUEUE);
         let writer = scope.spawn(|| write_outputs(rx, &manifest, cache));
-        let results: Vec<(String, Result<PhotoResult>)> = files
-            .par_iter()
-            .map_with(tx, |tx, file| {
-                let r = crop_photo(work, file, cropper, limits, &settings, &done, &describe)
-                    .and_then(|(result, pending)| {
-                        if let Some(p) = pending {
-                            tx.send(p).map_err(|_| {
-                                CropError::Writer("it stopped before the last photo".into())
-                            })?;
-                        }
-                        Ok(result)
-                    });
-                progress();
-                (file.tag.clone(), r)
-            })
-            .collect();
+        results.par_extend(list.files.par_iter().map_with(tx, |tx, file| {
+            let r = crop_photo(work, file, cropper, limits, &settings, &done, &describe).and_then(
+                |(result, pending)| {
+                    if let Some(p) = pending {
+                        tx.send(p).map_err(|_| {
+                            CropError::Writer("it stopped before the last photo".into())
+                        })?;
+                    }
+                    Ok(result)
+                },
+            );
+            progress();
+            (file.tag.as_str(), file.rel.as_str(), r)
+        }));
         // The senders went with the parallel map: the writer drains the queue and returns.
-        let written = writer
+        writer
             .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (results, written)
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     });
     // A write error first: it is why later photos could not be handed over.
     written?;
-    let mut summary = CropSummary {
-        untagged: untagged.iter().map(|p| p.display().to_string()).collect(),
-        ..CropSummary::default()
-    };
-    for (tag, result) in results {
-        let t = summary.tags.entry(tag).or_default();
+    for (tag, rel, result) in results {
+        let t = summary.tags.entry(tag.to_string()).or_default();
         t.photos += 1;
         let PhotoResult::Done {
             chips,
@@ -151,19 +172,49 @@ pub fn crop_tree(
         t.chips += chips;
         t.reused += usize::from(reused);
         if let Some(reason) = reject {
-            // Group `unreadable: <detail>` under one heading in the counts.
-            let key = reason.split(':').next().unwrap_or(&reason).to_string();
-            *t.rejects.entry(key).or_default() += 1;
+            *t.rejects.entry(reason.kind().to_string()).or_default() += 1;
+            if let RejectReason::Unreadable(why) = reason {
+                summary.unreadable.insert(rel.to_string(), why);
+            }
         }
     }
     Ok(summary)
+}
+
+/// The reject record of an entry the listing could not read.
+fn reject_unreadable(
+    manifest: &Manifest<FaceRecord>,
+    bad: &Unreadable,
+    settings: &str,
+) -> Result<PhotoResult> {
+    let reason = RejectReason::Unreadable(bad.reason.clone());
+    manifest.append(&FaceRecord::Reject(RejectRecord {
+        source: SourceRef {
+            tag: bad.tag.clone(),
+            rel: bad.rel.clone(),
+            path: bad.path.display().to_string(),
+            content_id: String::new(),
+            phash: None,
+        },
+        reason: reason.clone(),
+        detail: None,
+        settings: settings.to_string(),
+    }))?;
+    Ok(PhotoResult::Done {
+        chips: 0,
+        reject: Some(reason),
+        reused: false,
+    })
 }
 
 /// Key of a finished photo: its path in the tree and its content id.
 type DoneKey = (String, String);
 
 /// Photos already cropped with `settings`, and what they produced.
-fn finished(work: &WorkDir, settings: &str) -> Result<HashMap<DoneKey, (usize, Option<String>)>> {
+fn finished(
+    work: &WorkDir,
+    settings: &str,
+) -> Result<HashMap<DoneKey, (usize, Option<RejectReason>)>> {
     let records = read_manifest::<FaceRecord>(&work.faces_manifest())?.records;
     // Chip file names do not depend on the settings, so a run with other settings
     // overwrites the file: only a chip's latest record describes what is on disk.
@@ -178,7 +229,7 @@ fn finished(work: &WorkDir, settings: &str) -> Result<HashMap<DoneKey, (usize, O
         .filter(|(_, s)| *s != settings)
         .map(|(chip, _)| chip.to_string())
         .collect();
-    let mut done: HashMap<DoneKey, (usize, Option<String>)> = HashMap::new();
+    let mut done: HashMap<DoneKey, (usize, Option<RejectReason>)> = HashMap::new();
     let mut chips: HashMap<DoneKey, HashSet<String>> = HashMap::new();
     for r in records {
         match r {
@@ -217,7 +268,7 @@ fn crop_photo(
     cropper: &Cropper,
     limits: &Limits,
     settings: &str,
-    done: &HashMap<DoneKey, (usize, Option<String>)>,
+    done: &HashMap<DoneKey, (usize, Option<RejectReason>)>,
     describe: &Describe,
 ) -> Result<(PhotoResult, Option<Pending>)> {
     let mut source = SourceRef {
@@ -227,10 +278,11 @@ fn crop_photo(
         content_id: String::new(),
         phash: None,
     };
-    let reject = |source: SourceRef, reason: String| -> Result<(PhotoResult, Option<Pending>)> {
+    let reject = |source: SourceRef, reason: RejectReason, detail: Option<String>| {
         let record = FaceRecord::Reject(RejectRecord {
             source,
             reason: reason.clone(),
+            detail,
             settings: settings.to_string(),
         });
         let result = PhotoResult::Done {
@@ -246,7 +298,7 @@ fn crop_photo(
     };
     let bytes = match kao_image::read_limited(&file.path, limits) {
         Ok(b) => b,
-        Err(e) => return reject(source, format!("unreadable: {}", e.reason())),
+        Err(e) => return reject(source, RejectReason::Unreadable(e.reason()), None),
     };
     source.content_id = kao_image::content_id(&bytes);
     if let Some((chips, reason)) = done.get(&(file.rel.clone(), source.content_id.clone())) {
@@ -259,12 +311,12 @@ fn crop_photo(
     }
     let image = match kao_image::decode_named(&bytes, &file.path, limits) {
         Ok(d) => d.image,
-        Err(e) => return reject(source, format!("unreadable: {}", e.reason())),
+        Err(e) => return reject(source, RejectReason::Unreadable(e.reason()), None),
     };
     drop(bytes);
     source.phash = Some(kao_image::perceptual_hash(&image));
     match cropper.analyse(&image)? {
-        Outcome::Reject { reason } => reject(source, reason.to_string()),
+        Outcome::Reject { reason, detail } => reject(source, reason, Some(detail)),
         Outcome::Faces { faces, picked } => {
             let mut pending = Pending::default();
             for (n, &i) in picked.iter().enumerate() {

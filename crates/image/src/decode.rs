@@ -101,24 +101,90 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Decoded> {
     decode_named(bytes, &memory(), limits)
 }
 
-/// Reads a file, refusing it (without reading) when it exceeds `limits.max_bytes`.
+/// Reads a file, refusing it (without reading) when it exceeds `limits.max_bytes` or is
+/// not a regular file. A FIFO or device behind an image's name is refused from its
+/// metadata, and the file is opened without blocking (`O_NONBLOCK`) and checked again on
+/// the open handle, so a swap between the check and the open cannot make the read wait
+/// forever; the read itself stops one byte past the limit whatever the file claims.
 pub fn read_limited(path: &Path, limits: &Limits) -> Result<Vec<u8>> {
-    let io = |source| ImageError::Io {
+    use std::io::Read;
+    let io = |source| ImageError::from_io(path, source);
+    let meta = std::fs::metadata(path).map_err(io)?;
+    check_file_type(path, meta.file_type())?;
+    check_bytes(meta.len(), path, limits)?;
+    let file = open_nonblocking(path).map_err(io)?;
+    let meta = file.metadata().map_err(io)?;
+    check_file_type(path, meta.file_type())?;
+    check_bytes(meta.len(), path, limits)?;
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(limits.max_bytes.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    // The file grew while it was read.
+    check_bytes(bytes.len() as u64, path, limits)?;
+    Ok(bytes)
+}
+
+#[cfg(unix)]
+fn open_nonblocking(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+}
+
+#[cfg(not(unix))]
+fn open_nonblocking(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::File::open(path)
+}
+
+/// `Ok` for a regular file; [`ImageError::NotAFile`] naming the type (FIFO, character
+/// device, …) for anything else.
+pub fn check_file_type(path: &Path, file_type: std::fs::FileType) -> Result<()> {
+    if file_type.is_file() {
+        return Ok(());
+    }
+    Err(ImageError::NotAFile {
         path: path.to_path_buf(),
-        source,
-    };
-    let len = std::fs::metadata(path).map_err(io)?.len();
-    check_bytes(len, path, limits)?;
-    std::fs::read(path).map_err(io)
+        file_type: file_type_name(file_type),
+    })
+}
+
+fn file_type_name(t: std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "FIFO";
+        }
+        if t.is_char_device() {
+            return "character device";
+        }
+        if t.is_block_device() {
+            return "block device";
+        }
+        if t.is_socket() {
+            return "socket";
+        }
+    }
+    if t.is_dir() {
+        "folder"
+    } else if t.is_symlink() {
+        "symbolic link"
+    } else {
+        "special file"
+    }
 }
 
 fn check_bytes(len: u64, path: &Path, limits: &Limits) -> Result<()> {
     if len > limits.max_bytes {
         return Err(ImageError::TooLarge {
             path: path.to_path_buf(),
-            what: "file size in bytes",
-            actual: Some(len),
+            what: "file size",
+            actual: len,
             limit: limits.max_bytes,
+            unit: "bytes",
         });
     }
     Ok(())
@@ -128,9 +194,7 @@ fn check_bytes(len: u64, path: &Path, limits: &Limits) -> Result<()> {
 pub fn probe(bytes: &[u8], path: &Path, limits: &Limits) -> Result<Probe> {
     check_bytes(bytes.len() as u64, path, limits)?;
     let format = sniff(bytes, path)?;
-    let decoder = ImageReader::with_format(Cursor::new(bytes), format.to_image())
-        .into_decoder()
-        .map_err(|e| map_error(e, format, path, max_alloc(limits)))?;
+    let decoder = header_decoder(bytes, format, path, limits)?;
     let (width, height) = decoder.dimensions();
     check_dimensions(width, height, path, limits)?;
     Ok(Probe {
@@ -147,19 +211,26 @@ pub fn decode_named(bytes: &[u8], path: &Path, limits: &Limits) -> Result<Decode
     if format == Format::Jpeg {
         check_jpeg_complete(bytes, path)?;
     }
-    let mut reader = ImageReader::with_format(Cursor::new(bytes), format.to_image());
-    reader.limits(decoder_limits(limits));
-    let mut decoder = reader
-        .into_decoder()
-        .map_err(|e| map_error(e, format, path, max_alloc(limits)))?;
+    let mut decoder = header_decoder(bytes, format, path, limits)?;
     let (width, height) = decoder.dimensions();
     check_dimensions(width, height, path, limits)?;
+    let decoded_size = decoder.total_bytes();
+    let alloc = max_alloc(limits);
+    if decoded_size > alloc {
+        return Err(ImageError::TooLarge {
+            path: path.to_path_buf(),
+            what: "decoded size",
+            actual: decoded_size,
+            limit: alloc,
+            unit: "bytes",
+        });
+    }
     // A broken EXIF block should not cost the photo: fall back to "no rotation".
     let orientation = decoder
         .orientation()
         .unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut dynamic = DynamicImage::from_decoder(decoder)
-        .map_err(|e| map_error(e, format, path, max_alloc(limits)))?;
+    let mut dynamic =
+        DynamicImage::from_decoder(decoder).map_err(|e| map_error(e, format, path, alloc))?;
     dynamic.apply_orientation(orientation);
     Ok(Decoded {
         image: to_rgb8(dynamic),
@@ -176,26 +247,38 @@ fn to_rgb8(image: DynamicImage) -> RgbImage {
     }
 }
 
-fn decoder_limits(limits: &Limits) -> image::Limits {
-    let mut l = image::Limits::default();
-    l.max_image_width = Some(limits.max_side);
-    l.max_image_height = Some(limits.max_side);
-    // 16-bit RGBA is the widest layout a decoder may allocate (8 bytes a pixel), plus slack
-    // for the conversion to RGB8.
-    l.max_alloc = Some(max_alloc(limits));
-    l
+/// The decoder with the header read. Its limits cap only allocations: the dimensions are
+/// checked by [`check_dimensions`] right after, against each of Kao's limits with its
+/// own message, before any pixel buffer exists.
+fn header_decoder<'a>(
+    bytes: &'a [u8],
+    format: Format,
+    path: &Path,
+    limits: &Limits,
+) -> Result<impl ImageDecoder + 'a> {
+    let alloc = max_alloc(limits);
+    let mut decoder_limits = image::Limits::default();
+    decoder_limits.max_alloc = Some(alloc);
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format.to_image());
+    reader.limits(decoder_limits);
+    reader
+        .into_decoder()
+        .map_err(|e| map_error(e, format, path, alloc))
 }
 
+/// The most a decoder may allocate: 16-bit RGBA is the widest layout it may use (8 bytes
+/// a pixel), plus slack for the conversion to RGB8.
 fn max_alloc(limits: &Limits) -> u64 {
     limits.max_pixels.saturating_mul(8).saturating_add(64 << 20)
 }
 
 fn check_dimensions(width: u32, height: u32, path: &Path, limits: &Limits) -> Result<()> {
-    let too_large = |what, actual: u64, limit: u64| ImageError::TooLarge {
+    let too_large = |what, actual: u64, limit: u64, unit| ImageError::TooLarge {
         path: path.to_path_buf(),
         what,
-        actual: Some(actual),
+        actual,
         limit,
+        unit,
     };
     if width == 0 || height == 0 {
         return Err(ImageError::NotAnImage {
@@ -204,14 +287,24 @@ fn check_dimensions(width: u32, height: u32, path: &Path, limits: &Limits) -> Re
         });
     }
     if width > limits.max_side {
-        return Err(too_large("width", width.into(), limits.max_side.into()));
+        return Err(too_large(
+            "width",
+            width.into(),
+            limits.max_side.into(),
+            "px",
+        ));
     }
     if height > limits.max_side {
-        return Err(too_large("height", height.into(), limits.max_side.into()));
+        return Err(too_large(
+            "height",
+            height.into(),
+            limits.max_side.into(),
+            "px",
+        ));
     }
     let pixels = u64::from(width) * u64::from(height);
     if pixels > limits.max_pixels {
-        return Err(too_large("pixel count", pixels, limits.max_pixels));
+        return Err(too_large("pixel count", pixels, limits.max_pixels, ""));
     }
     Ok(())
 }
@@ -280,11 +373,11 @@ fn find_last_marker(bytes: &[u8], marker: u8) -> Option<usize> {
 fn map_error(e: image::ImageError, format: Format, path: &Path, max_alloc: u64) -> ImageError {
     let path = path.to_path_buf();
     match e {
-        image::ImageError::Limits(_) => ImageError::TooLarge {
+        image::ImageError::Limits(e) => ImageError::DecoderLimit {
             path,
-            what: "decoder allocation in bytes",
-            actual: None,
+            format: format.name(),
             limit: max_alloc,
+            detail: e.to_string(),
         },
         image::ImageError::Unsupported(u) => ImageError::UnsupportedFormat {
             path,

@@ -5,7 +5,9 @@ mod error;
 mod hash;
 mod limits;
 
-pub use decode::{decode, decode_named, load, probe, read_limited, Decoded, Format, Probe};
+pub use decode::{
+    check_file_type, decode, decode_named, load, probe, read_limited, Decoded, Format, Probe,
+};
 pub use error::{ImageError, Result};
 pub use hash::{content_id, perceptual_hash, PerceptualHash, NEAR_DUPLICATE_DISTANCE};
 pub use limits::Limits;

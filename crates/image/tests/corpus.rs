@@ -100,38 +100,114 @@ fn crc32(data: &[u8]) -> u32 {
 fn huge_png_header_is_too_large_without_allocating() {
     let bytes = huge_png_header();
     let err = decode(&bytes, &Limits::default()).unwrap_err();
-    assert!(matches!(err, ImageError::TooLarge { .. }), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "<memory>: too large: width 100000 px exceeds the limit of 10240 px"
+    );
     let err = probe(&bytes, "huge.png".as_ref(), &Limits::default()).unwrap_err();
-    assert!(matches!(err, ImageError::TooLarge { .. }), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "huge.png: too large: width 100000 px exceeds the limit of 10240 px"
+    );
+}
+
+/// A long thin strip is small in bytes and pixels: it is refused for its side, not as an
+/// allocation problem.
+#[test]
+fn wide_png_is_refused_for_its_width() {
+    let strip = RgbImage::from_pixel(20_000, 4, Rgb([200, 100, 50]));
+    let bytes = encode(&DynamicImage::ImageRgb8(strip), ImageFormat::Png);
+    let err = decode(&bytes, &Limits::default()).unwrap_err();
+    assert_eq!(
+        err.reason(),
+        "too large: width 20000 px exceeds the limit of 10240 px"
+    );
+    let tall = RgbImage::from_pixel(4, 20_000, Rgb([200, 100, 50]));
+    let bytes = encode(&DynamicImage::ImageRgb8(tall), ImageFormat::Png);
+    let err = decode(&bytes, &Limits::default()).unwrap_err();
+    assert_eq!(
+        err.reason(),
+        "too large: height 20000 px exceeds the limit of 10240 px"
+    );
+}
+
+/// Each limit's message says what was found and what the limit is.
+#[test]
+fn each_limit_names_the_value_and_the_limit() {
+    let bytes = jpeg(64, 48);
+    let reason = |limits: Limits| {
+        let err = decode(&bytes, &limits).unwrap_err();
+        assert!(matches!(err, ImageError::TooLarge { .. }), "{err}");
+        assert_eq!(err.kind(), "too_large");
+        err.reason()
+    };
+    assert_eq!(
+        reason(Limits {
+            max_side: 50,
+            ..Limits::default()
+        }),
+        "too large: width 64 px exceeds the limit of 50 px"
+    );
+    assert_eq!(
+        reason(Limits {
+            max_side: 60,
+            ..Limits::default()
+        }),
+        "too large: width 64 px exceeds the limit of 60 px"
+    );
+    let portrait = jpeg(48, 64);
+    let err = decode(
+        &portrait,
+        &Limits {
+            max_side: 50,
+            ..Limits::default()
+        },
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.reason(),
+        "too large: height 64 px exceeds the limit of 50 px"
+    );
+    assert_eq!(
+        reason(Limits {
+            max_pixels: 1000,
+            ..Limits::default()
+        }),
+        "too large: pixel count 3072 exceeds the limit of 1000"
+    );
+    assert_eq!(
+        reason(Limits {
+            max_bytes: 100,
+            ..Limits::default()
+        }),
+        format!(
+            "too large: file size {} bytes exceeds the limit of 100 bytes",
+            bytes.len()
+        )
+    );
 }
 
 #[test]
-fn limits_are_configurable() {
-    let bytes = jpeg(64, 48);
-    let tight = Limits {
-        max_side: 50,
-        ..Limits::default()
-    };
-    assert!(matches!(
-        decode(&bytes, &tight),
-        Err(ImageError::TooLarge { .. })
-    ));
-    let tiny_pixels = Limits {
-        max_pixels: 1000,
-        ..Limits::default()
-    };
-    assert!(matches!(
-        decode(&bytes, &tiny_pixels),
-        Err(ImageError::TooLarge { .. })
-    ));
-    let few_bytes = Limits {
-        max_bytes: 100,
-        ..Limits::default()
-    };
-    assert!(matches!(
-        decode(&bytes, &few_bytes),
-        Err(ImageError::TooLarge { .. })
-    ));
+fn file_over_the_byte_limit_is_refused_before_reading() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.jpg");
+    std::fs::write(&path, jpeg(64, 48)).unwrap();
+    let len = std::fs::metadata(&path).unwrap().len();
+    let err = load(
+        &path,
+        &Limits {
+            max_bytes: 200,
+            ..Limits::default()
+        },
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}: too large: file size {len} bytes exceeds the limit of 200 bytes",
+            path.display()
+        )
+    );
 }
 
 #[test]

@@ -1,10 +1,12 @@
 //! Chips to descriptors through the recognition network.
 
+use std::path::Path;
+
 use candle_core::{Device, Tensor};
 use image::RgbImage;
-use kao_models::FaceRecognitionNet;
+use kao_models::{FaceRecognitionNet, ModelError};
 
-use crate::error::{InferError, Result};
+use crate::error::Result;
 
 /// The id recorded in `model.json` and used to key the embedding cache.
 pub const EMBEDDING_ID: &str = "face-api-1.7.15/face_recognition_model";
@@ -21,17 +23,23 @@ pub struct Embedder {
 }
 
 impl Embedder {
-    /// Loads the bundled weights (checksums verified) on the CPU.
-    pub fn load_default() -> Result<Embedder> {
+    /// Loads the recognition network from the face-api weight folder `dir` (checksums
+    /// verified against its `SHA256SUMS`) on the CPU.
+    pub fn from_dir(dir: &Path) -> Result<Embedder> {
         let device = Device::Cpu;
-        let net = FaceRecognitionNet::load_default(&device)
-            .map_err(|e| InferError::Models(e.to_string()))?;
+        let net = FaceRecognitionNet::from_dir(dir, &device)?;
         let sha256 = net.weights_sha256().unwrap_or_default().to_string();
         Ok(Embedder {
             net,
             sha256,
             device,
         })
+    }
+
+    /// [`Embedder::from_dir`] on [`kao_models::default_model_dir`]: `$KAO_MODELS`, else the
+    /// Kao source tree's `models/face-api`.
+    pub fn load_default() -> Result<Embedder> {
+        Embedder::from_dir(&kao_models::default_model_dir())
     }
 
     pub fn id(&self) -> &'static str {
@@ -56,11 +64,12 @@ impl Embedder {
     fn embed_one(&self, chip: &RgbImage) -> Result<Vec<f32>> {
         let side = CHIP_SIZE as usize;
         if chip.dimensions() != (CHIP_SIZE, CHIP_SIZE) {
-            return Err(InferError::Models(format!(
-                "chip is {}x{}, the network takes {side}x{side}",
+            return Err(ModelError::Input(format!(
+                "chip is {}x{}, the recognition network takes {side}x{side}",
                 chip.width(),
                 chip.height()
-            )));
+            ))
+            .into());
         }
         // HWC bytes to CHW floats, as the network's [1, 3, 150, 150] input.
         let raw = chip.as_raw();
@@ -68,12 +77,12 @@ impl Embedder {
         for c in 0..3 {
             data.extend(raw.iter().skip(c).step_by(3).map(|&v| v as f32));
         }
-        let run = || -> std::result::Result<Vec<f32>, Box<dyn std::error::Error>> {
+        let run = || -> kao_models::Result<Vec<f32>> {
             let x = Tensor::from_vec(data, (1, 3, side, side), &self.device)?;
             let mut rows = self.net.forward(&x)?.to_vec2::<f32>()?;
             Ok(rows.pop().unwrap_or_default())
         };
-        run().map_err(|e| InferError::Models(e.to_string()))
+        Ok(run()?)
     }
 }
 

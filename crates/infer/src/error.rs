@@ -28,8 +28,12 @@ pub enum InferError {
     NoIteration(u32),
     #[error(transparent)]
     Dataset(#[from] kao_dataset::DatasetError),
-    #[error("face networks: {0}")]
-    Models(String),
+    /// Loading or running a network (weights, input shape, tensor operations).
+    #[error(transparent)]
+    Models(#[from] kao_models::ModelError),
+    /// Detecting, landmarking or aligning the faces of a photo.
+    #[error(transparent)]
+    Crop(#[from] kao_facecrop::CropError),
 }
 
 impl InferError {

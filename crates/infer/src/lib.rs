@@ -19,7 +19,7 @@ pub use classifier::{Classification, Classifier, TagProbability};
 pub use embed::{Embedder, CHIP_SIZE, DIMENSION, EMBEDDING_ID};
 pub use error::{InferError, Result};
 pub use predictor::{FacePrediction, Predictor};
-pub use project::{project_id, tag_ids, tags_path, Project};
+pub use project::{project_id, tag_ids, Project};
 pub use publish::{publish, read_published, Published};
 pub use time::now_rfc3339;
 pub use unknown::UnknownRule;

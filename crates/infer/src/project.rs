@@ -36,16 +36,10 @@ pub fn project_id(work: &WorkDir) -> Result<String> {
     }
 }
 
-/// Path of `W/tags.json`: tag name → UUID, kept across iterations so that clients can
-/// hold on to tag ids.
-pub fn tags_path(work: &WorkDir) -> std::path::PathBuf {
-    work.root().join("tags.json")
-}
-
 /// Stable ids for `names`: existing ones are reused, new names get a fresh UUID v4 and the
 /// file is rewritten (atomically) only when something was added.
 pub fn tag_ids(work: &WorkDir, names: &[String]) -> Result<BTreeMap<String, String>> {
-    let path = tags_path(work);
+    let path = work.tags();
     let mut ids: BTreeMap<String, String> = match std::fs::read(&path) {
         Ok(bytes) => serde_json::from_slice(&bytes).map_err(InferError::json(&path))?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),

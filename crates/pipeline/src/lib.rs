@@ -19,6 +19,6 @@ pub use config::{
 pub use error::{PipelineError, Result};
 pub use event::{Event, Events};
 pub use report::{PipelineReport, StageReport, Status};
-pub use run::{run, RunOptions, REPORT_FILE};
+pub use run::{run, RunOptions};
 pub use stage::Stage;
-pub use state::{PipelineState, StageState, STATE_FILE};
+pub use state::{PipelineState, StageState};

@@ -172,7 +172,7 @@ impl PipelineReport {
             &self.published_name,
             self.prediction_url(base_url),
         ) {
-            let key = self.work.join("prediction-key");
+            let key = kao_dataset::WorkDir::new(&self.work).prediction_key();
             let _ = writeln!(
                 out,
                 "published: iteration {it} as {name:?}\n\ncall it (start the service with `kao serve --work {}` or `--serve`):\n  curl -s -X POST '{url}' \\\n    -H \"Prediction-Key: $(cat {})\" \\\n    -H 'Content-Type: application/octet-stream' --data-binary @photo.jpg",

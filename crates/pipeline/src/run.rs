@@ -12,7 +12,7 @@ use crate::event::{Event, Events};
 use crate::report::{PipelineReport, StageReport, Status};
 use crate::stage::Stage;
 use crate::stages::{self, Ctx};
-use crate::state::{state_path, PipelineState, StageState};
+use crate::state::{PipelineState, StageState};
 
 /// Which stages may run.
 #[derive(Debug, Clone, Default)]
@@ -25,9 +25,6 @@ pub struct RunOptions {
     /// Run every stage in range even if unchanged.
     pub force: bool,
 }
-
-/// Where the final report is written (besides being returned).
-pub const REPORT_FILE: &str = "pipeline-report.json";
 
 /// Runs the pipeline of `config`. Per-item failures (an unreadable photo, a dead URL) are
 /// rejects in the stage's row; an `Err` means a stage could not run at all, and the stages
@@ -46,7 +43,7 @@ pub fn run(
         path: work.root().to_path_buf(),
         message: e.to_string(),
     })?;
-    let path = state_path(&work);
+    let path = work.pipeline_state();
     let mut state = PipelineState::read(&path);
     let mut rows = Vec::new();
     let mut previous = String::new();
@@ -136,9 +133,9 @@ pub fn run(
         published_name: published.as_ref().map(|p| p.name.clone()),
         project_id: published.map(|p| p.project_id),
     };
-    kao_dataset::write_atomic_json(&work.root().join(REPORT_FILE), &report).map_err(|e| {
+    kao_dataset::write_atomic_json(&work.pipeline_report(), &report).map_err(|e| {
         crate::PipelineError::State {
-            path: work.root().join(REPORT_FILE),
+            path: work.pipeline_report(),
             message: e.to_string(),
         }
     })?;

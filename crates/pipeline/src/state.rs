@@ -3,16 +3,13 @@
 //! whose outputs are still there) is skipped.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use kao_dataset::WorkDir;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{PipelineError, Result};
 use crate::report::StageReport;
 use crate::stage::Stage;
-
-pub const STATE_FILE: &str = "pipeline-state.json";
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct PipelineState {
@@ -33,10 +30,6 @@ impl PipelineState {
     pub fn output(&self, stage: Stage) -> Option<&serde_json::Value> {
         self.stages.get(&stage).map(|s| &s.output)
     }
-}
-
-pub fn state_path(work: &WorkDir) -> PathBuf {
-    work.root().join(STATE_FILE)
 }
 
 impl PipelineState {

@@ -106,7 +106,7 @@ fn archive_to_published_model_then_skips_and_retrains() {
         ("smoke", 1)
     );
     assert!(first.report.as_ref().unwrap().is_file());
-    assert!(work.join(kao_pipeline::REPORT_FILE).is_file());
+    assert!(kao_dataset::WorkDir::new(&work).pipeline_report().is_file());
     let table = first.table("http://127.0.0.1:8080");
     assert!(
         table.contains("/classify/iterations/smoke/image"),

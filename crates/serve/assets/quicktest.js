@@ -104,8 +104,12 @@ async function predict(file) {
     setStatus("Nothing is published yet: run kao publish, then reload.", true);
     return;
   }
-  $("photo").src = URL.createObjectURL(file);
+  const photo = $("photo");
+  if (photo.src) URL.revokeObjectURL(photo.src);
+  photo.src = URL.createObjectURL(file);
   $("stage").hidden = false;
+  $("drop").classList.add("has-photo");
+  $("prompt").textContent = "Drop another photo here, or click to choose one";
   $("boxes").replaceChildren();
   $("results").hidden = true;
   setStatus("Predicting…");
@@ -141,7 +145,10 @@ async function predict(file) {
 $("key").value = sessionStorage.getItem(KEY_STORE) || "";
 $("published").addEventListener("change", showEndpoint);
 $("file").addEventListener("change", (e) => {
-  if (e.target.files[0]) predict(e.target.files[0]);
+  const file = e.target.files[0];
+  // Cleared so that choosing the same file again is a change too.
+  e.target.value = "";
+  if (file) predict(file);
 });
 const drop = $("drop");
 drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });

@@ -7,9 +7,6 @@ use sha2::{Digest, Sha256};
 
 use crate::error::ServeError;
 
-/// File in the work dir that holds the generated key (mode 0600).
-pub const KEY_FILE: &str = "prediction-key";
-
 /// Where the accepted key came from, so the binary can print a generated key exactly once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyOrigin {
@@ -66,7 +63,7 @@ pub(crate) fn resolve_keys(
     if !configured.is_empty() {
         return Ok((configured, KeyOrigin::Configured));
     }
-    let path = work.join(KEY_FILE);
+    let path = kao_dataset::WorkDir::new(work).prediction_key();
     match std::fs::read_to_string(&path) {
         Ok(text) => {
             let key = text.trim().to_string();
@@ -161,6 +158,8 @@ mod tests {
         let (keys, origin) = resolve_keys(&[" k1 ".into()], dir.path()).unwrap();
         assert_eq!(keys, vec!["k1".to_string()]);
         assert_eq!(origin, KeyOrigin::Configured);
-        assert!(!dir.path().join(KEY_FILE).exists());
+        assert!(!kao_dataset::WorkDir::new(dir.path())
+            .prediction_key()
+            .exists());
     }
 }

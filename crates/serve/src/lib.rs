@@ -12,7 +12,7 @@ mod response;
 mod server;
 mod state;
 
-pub use auth::{KeyOrigin, KEY_FILE};
+pub use auth::KeyOrigin;
 pub use config::{ServeConfig, DEFAULT_MAX_BODY};
 pub use error::ServeError;
 pub use server::{shutdown_signal, Server};

@@ -222,7 +222,9 @@ fn decode_error(e: ImageError, max_body: usize) -> ApiError {
         ImageError::TooLarge { what, .. } if what.contains("file size") => {
             ApiError::image_size(max_body)
         }
-        ImageError::TooLarge { .. } => ApiError::image_dimensions(e.reason()),
+        ImageError::TooLarge { .. } | ImageError::DecoderLimit { .. } => {
+            ApiError::image_dimensions(e.reason())
+        }
         other => ApiError::image_format(other.reason()),
     }
 }

@@ -1,6 +1,7 @@
 //! Headless Chromium opens the Quick Test page, uploads an unseen LFW photo and reads the
 //! Tags / Probability table, driven through chromedriver's W3C WebDriver HTTP API.
-//! A screenshot lands in `$CARGO_TARGET_TMPDIR/kao-serve-browser/quicktest.png`.
+//! Screenshots land in `$CARGO_TARGET_TMPDIR/kao-serve-browser/` (`quicktest-empty.png`
+//! before the upload, `quicktest.png` after).
 
 mod common;
 
@@ -15,6 +16,28 @@ use serde_json::{json, Value};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// What the page shows before a photo is chosen: images with an area, and the visible
+/// controls that choose a file.
+const BEFORE_UPLOAD: &str = r#"
+const shown = (e) => {
+  const r = e.getBoundingClientRect();
+  return r.width > 2 && r.height > 2 && getComputedStyle(e).visibility !== "hidden";
+};
+const pickers = [...document.querySelectorAll("input[type=file], label[for=file], button")];
+return {
+  images: [...document.images].filter(shown).length,
+  pickers: pickers.filter(shown).map((e) => e.tagName.toLowerCase()),
+};
+"#;
+/// Face boxes that stick out of the photo they are drawn over (the layer must cover the
+/// photo exactly for the boxes' percentages to land on the faces).
+const BOXES_OUTSIDE_PHOTO: &str = r##"
+const p = document.getElementById("photo").getBoundingClientRect();
+return [...document.querySelectorAll("#boxes .box")]
+  .map((b) => b.getBoundingClientRect())
+  .filter((r) => r.left < p.left - 1 || r.top < p.top - 1 || r.right > p.right + 1 || r.bottom > p.bottom + 1)
+  .map((r) => [r.left, r.top, r.right, r.bottom, p.left, p.top, p.right, p.bottom]);
+"##;
 /// The W3C name of an element reference in WebDriver answers.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -166,6 +189,15 @@ async fn quick_test_page_shows_the_top_tag_of_an_uploaded_photo() {
         .await;
     // The page has read the published names once the select has an option.
     driver.wait_for(&session, "#published option").await;
+    // Before a photo is chosen: no image on show (no broken-image placeholder), and one
+    // visible control for choosing the file: the drop zone's label.
+    let before = driver
+        .post(
+            &format!("/session/{session}/execute/sync"),
+            json!({"script": BEFORE_UPLOAD, "args": []}),
+        )
+        .await;
+    let empty_shot = driver.get(&format!("/session/{session}/screenshot")).await;
     let key = &driver.find_all(&session, "#key").await[0];
     driver
         .post(
@@ -187,6 +219,12 @@ async fn quick_test_page_shows_the_top_tag_of_an_uploaded_photo() {
         .await;
     let first = driver.text(&session, &rows[0]).await;
     let boxes = driver.find_all(&session, "#boxes .box").await;
+    let outside = driver
+        .post(
+            &format!("/session/{session}/execute/sync"),
+            json!({"script": BOXES_OUTSIDE_PHOTO, "args": []}),
+        )
+        .await;
     let url = driver.find_all(&session, "#url").await;
     let shown_url = driver.text(&session, &url[0]).await;
 
@@ -197,7 +235,11 @@ async fn quick_test_page_shows_the_top_tag_of_an_uploaded_photo() {
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("kao-serve-browser");
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("quicktest.png"), &png).unwrap();
-    eprintln!("screenshot: {}", out.join("quicktest.png").display());
+    let empty_png = base64::engine::general_purpose::STANDARD
+        .decode(empty_shot.as_str().unwrap())
+        .unwrap();
+    std::fs::write(out.join("quicktest-empty.png"), &empty_png).unwrap();
+    eprintln!("screenshots: {}", out.display());
 
     driver
         .call(
@@ -209,9 +251,15 @@ async fn quick_test_page_shows_the_top_tag_of_an_uploaded_photo() {
     let _ = chromedriver.kill().await;
     server.stop().await;
 
+    assert_eq!(
+        before["images"], 0,
+        "an image shows before upload: {before}"
+    );
+    assert_eq!(before["pickers"], json!(["label"]), "{before}");
     assert!(first.starts_with("Colin_Powell"), "top row: {first:?}");
     assert!(first.ends_with('%'), "top row: {first:?}");
     assert!(!boxes.is_empty(), "no face box drawn");
+    assert_eq!(outside, json!([]), "boxes outside the photo");
     assert!(
         shown_url.ends_with("/classify/iterations/test/image"),
         "{shown_url}"

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use kao_dataset::{read_manifest, ChipRecord, FaceRecord, SplitPart, Splits, WorkDir};
+use kao_dataset::{read_current_chips, ChipRecord, SplitPart, Splits, WorkDir};
 
 use crate::error::{Result, TrainError};
 
@@ -30,15 +30,10 @@ impl Dataset {
             ));
         }
         let splits = Splits::read(&splits_path)?;
-        let manifest = read_manifest::<FaceRecord>(&work.faces_manifest())?;
-        // Later lines win: a recropped photo appends a newer record for the same chip.
-        let chips: HashMap<String, ChipRecord> = manifest
-            .records
+        // The split names chips, whatever settings cut them.
+        let chips: HashMap<String, ChipRecord> = read_current_chips(work, None)?
             .into_iter()
-            .filter_map(|r| match r {
-                FaceRecord::Chip(c) => Some((c.chip.clone(), c)),
-                FaceRecord::Reject(_) => None,
-            })
+            .map(|c| (c.chip.clone(), c))
             .collect();
         let mut names = BTreeSet::new();
         for part in SplitPart::ALL {
@@ -47,7 +42,7 @@ impl Dataset {
                     TrainError::data(
                         work.faces_manifest(),
                         format!(
-                            "{id} is in splits.json but not in the manifest: rerun `kao split`"
+                            "{id} is in splits.json but is not a current chip (no record, or its file is gone): rerun `kao crop` and `kao split`"
                         ),
                     )
                 })?;

@@ -52,15 +52,27 @@ pub fn unknown_faces(
     progress: &mut dyn FnMut(Event),
 ) -> Result<(UnknownFaces, Vec<Skipped>)> {
     // Tag folders or not, every image counts: unknown faces have no tag.
-    let (tagged, loose) = kao_dataset::list_tree(dir)?;
-    let mut files: Vec<PathBuf> = tagged.into_iter().map(|f| f.path).chain(loose).collect();
+    let list = kao_dataset::list_tree(dir)?;
+    let mut files: Vec<PathBuf> = list
+        .files
+        .into_iter()
+        .map(|f| f.path)
+        .chain(list.untagged)
+        .collect();
     files.sort();
     let mut out = UnknownFaces {
         source: dir.display().to_string(),
         faces: 0,
         rejected: 0,
     };
-    let mut skipped = Vec::new();
+    let mut skipped: Vec<Skipped> = list
+        .unreadable
+        .into_iter()
+        .map(|u| Skipped {
+            reason: format!("{}: {}", u.path.display(), u.reason),
+            path: u.path,
+        })
+        .collect();
     let total = files.len();
     for (i, f) in files.iter().enumerate() {
         let result = kao_image::load(f, &kao_image::Limits::default())

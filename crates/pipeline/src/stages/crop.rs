@@ -32,7 +32,6 @@ pub fn run(ctx: &Ctx) -> Result<(StageReport, serde_json::Value)> {
     let raw = ctx.work.raw();
     let total = kao_dataset::list_tree(&raw)
         .map_err(PipelineError::stage(STAGE))?
-        .0
         .len() as u64;
     let nets = FaceNets::load(&candle_core::Device::Cpu).map_err(PipelineError::stage(STAGE))?;
     // Each new chip's descriptor is computed here, while the chip is hot, into the cache

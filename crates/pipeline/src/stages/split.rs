@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use kao_dataset::{current_chips, read_manifest, ChipRecord, FaceRecord};
+use kao_dataset::{read_current_chips, ChipRecord};
 use kao_split::split_chips;
 
 use super::Ctx;
@@ -19,11 +19,11 @@ const STAGE: Stage = Stage::Split;
 /// append-only and keeps records of earlier settings, removed tags and removed photos;
 /// none of those may reach the split.
 pub fn chips_to_split(ctx: &Ctx) -> Result<Vec<ChipRecord>> {
-    let path = ctx.work.faces_manifest();
-    let read = read_manifest::<FaceRecord>(&path).map_err(PipelineError::stage(STAGE))?;
     let settings = ctx.config.crop_config().settings_hash();
+    let chips =
+        read_current_chips(&ctx.work, Some(&settings)).map_err(PipelineError::stage(STAGE))?;
     let tags: HashSet<String> = ctx.config.tag_names().into_iter().collect();
-    Ok(current_chips(read.records, &settings, &ctx.work.faces())
+    Ok(chips
         .into_iter()
         .filter(|c| tags.contains(&c.source.tag) && Path::new(&c.source.path).is_file())
         .collect())

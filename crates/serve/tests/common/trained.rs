@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use kao_dataset::{read_manifest, FaceRecord, WorkDir};
+use kao_dataset::{read_current_chips, WorkDir};
 
 use super::data::shared;
 
@@ -78,15 +78,8 @@ fn prepare(shared: &Path, root: &Path) -> PathBuf {
     assert!(summary.chips() >= 30, "too few chips: {summary:?}");
 
     // kao split
-    let chips: Vec<_> = read_manifest::<FaceRecord>(&work.faces_manifest())
-        .expect("faces manifest")
-        .records
-        .into_iter()
-        .filter_map(|r| match r {
-            FaceRecord::Chip(c) => Some(c),
-            FaceRecord::Reject(_) => None,
-        })
-        .collect();
+    let chips =
+        read_current_chips(&work, Some(&cropper.config().settings_hash())).expect("faces manifest");
     let split = kao_split::split_chips(&chips, &kao_split::SplitOptions::default()).expect("split");
     split.splits.write(&work.splits()).expect("write splits");
 
