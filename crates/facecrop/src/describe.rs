@@ -10,6 +10,7 @@ pub trait ChipDescriber: Send + Sync {
     /// The network's id: the embedding cache's folder (`cache/embeddings/<id>/`).
     fn id(&self) -> &str;
 
-    /// The descriptor of one `chip_size`×`chip_size` chip, on the calling thread.
-    fn describe(&self, chip: &RgbImage) -> Result<Vec<f32>, String>;
+    /// The descriptors of a few `chip_size`×`chip_size` chips (the chips of a few
+    /// photos, as one batch), on the calling thread.
+    fn describe(&self, chips: &[&RgbImage]) -> Result<Vec<Vec<f32>>, String>;
 }

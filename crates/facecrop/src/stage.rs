@@ -29,6 +29,9 @@ use crate::error::{CropError, Result};
 const WRITE_QUEUE: usize = 64;
 /// Threads writing one batch's chip files at once, each waiting on its own fsync.
 const WRITE_THREADS: usize = 8;
+/// Photos per rayon task: their new chips are described as one batch, which reuses each
+/// layer's weights across the chips (7.3 → 6.6 ms a chip at 4, one thread).
+const PHOTOS_PER_TASK: usize = 4;
 
 /// Per-tag counts of one crop run.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
@@ -83,7 +86,12 @@ struct Pending {
     chips: Vec<(PathBuf, Vec<u8>)>,
     records: Vec<FaceRecord>,
     descriptors: Vec<(String, Vec<f32>)>,
+    /// Chips still to describe, with their cache keys (emptied before the writer sees it).
+    undescribed: Vec<(String, RgbImage)>,
 }
+
+/// What [`crop_photo`] gives for one photo.
+type Cropped = Result<(PhotoResult, Option<Pending>)>;
 
 /// The describer and the cache keys it need not compute again.
 type Describe<'a> = Option<(&'a dyn ChipDescriber, HashSet<String>)>;
@@ -140,20 +148,35 @@ pub fn crop_tree(
     let written = std::thread::scope(|scope| {
         let (tx, rx) = sync_channel::<Pending>(WRITE_QUEUE);
         let writer = scope.spawn(|| write_outputs(rx, &manifest, cache));
-        results.par_extend(list.files.par_iter().map_with(tx, |tx, file| {
-            let r = crop_photo(work, file, cropper, limits, &settings, &done, &describe).and_then(
-                |(result, pending)| {
-                    if let Some(p) = pending {
-                        tx.send(p).map_err(|_| {
-                            CropError::Writer("it stopped before the last photo".into())
-                        })?;
+        results.par_extend(
+            list.files
+                .par_chunks(PHOTOS_PER_TASK)
+                .map_with(tx, |tx, files| {
+                    let mut photos = Vec::with_capacity(files.len());
+                    for file in files {
+                        let r =
+                            crop_photo(work, file, cropper, limits, &settings, &done, &describe);
+                        progress();
+                        photos.push((file, r));
                     }
-                    Ok(result)
-                },
-            );
-            progress();
-            (file.tag.as_str(), file.rel.as_str(), r)
-        }));
+                    describe_chips(&describe, &mut photos);
+                    photos
+                        .into_iter()
+                        .map(|(file, r)| {
+                            let r = r.and_then(|(result, pending)| {
+                                if let Some(p) = pending {
+                                    tx.send(p).map_err(|_| {
+                                        CropError::Writer("it stopped before the last photo".into())
+                                    })?;
+                                }
+                                Ok(result)
+                            });
+                            (file.tag.as_str(), file.rel.as_str(), r)
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .flatten(),
+        );
         // The senders went with the parallel map: the writer drains the queue and returns.
         writer
             .join()
@@ -270,7 +293,7 @@ fn crop_photo(
     settings: &str,
     done: &HashMap<DoneKey, (usize, Option<RejectReason>)>,
     describe: &Describe,
-) -> Result<(PhotoResult, Option<Pending>)> {
+) -> Cropped {
     let mut source = SourceRef {
         tag: file.tag.clone(),
         rel: file.rel.clone(),
@@ -335,18 +358,11 @@ fn crop_photo(
                     path: path.clone(),
                     message,
                 })?;
-                if let Some((describer, known)) = describe {
+                if let Some((_, known)) = describe {
                     // The key the training stage computes from the chip file's bytes.
                     let key = chip_key(&png);
                     if !known.contains(&key) {
-                        let descriptor =
-                            describer
-                                .describe(&chip)
-                                .map_err(|message| CropError::Describe {
-                                    path: path.clone(),
-                                    message,
-                                })?;
-                        pending.descriptors.push((key, descriptor));
+                        pending.undescribed.push((key, chip));
                     }
                 }
                 pending.chips.push((path, png));
@@ -368,6 +384,55 @@ fn crop_photo(
                 reused: false,
             };
             Ok((result, Some(pending)))
+        }
+    }
+}
+
+/// Describes the new chips of a task's photos as one batch; a failure fails each photo
+/// that had chips to describe.
+fn describe_chips(
+    describe: &Describe,
+    photos: &mut [(&TreeFile, Cropped)],
+) {
+    let Some((describer, _)) = describe else {
+        return;
+    };
+    let pending = || {
+        photos
+            .iter()
+            .filter_map(|(_, r)| r.as_ref().ok().and_then(|(_, p)| p.as_ref()))
+    };
+    let chips: Vec<&RgbImage> = pending()
+        .flat_map(|p| p.undescribed.iter().map(|(_, chip)| chip))
+        .collect();
+    if chips.is_empty() {
+        return;
+    }
+    let described = describer.describe(&chips);
+    drop(chips);
+    let mut descriptors = match described {
+        Ok(d) => d.into_iter(),
+        Err(message) => {
+            for (file, r) in photos.iter_mut() {
+                if r.as_ref()
+                    .is_ok_and(|(_, p)| p.as_ref().is_some_and(|p| !p.undescribed.is_empty()))
+                {
+                    *r = Err(CropError::Describe {
+                        path: file.path.clone(),
+                        message: message.clone(),
+                    });
+                }
+            }
+            return;
+        }
+    };
+    for (_, r) in photos.iter_mut() {
+        if let Ok((_, Some(p))) = r {
+            for (key, _) in std::mem::take(&mut p.undescribed) {
+                if let Some(d) = descriptors.next() {
+                    p.descriptors.push((key, d));
+                }
+            }
         }
     }
 }

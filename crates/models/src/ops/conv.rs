@@ -9,8 +9,8 @@ use super::{pad_same, Padding};
 /// fused epilogue: `+ bias`, then `* scale + shift` (dlib's folded batch norm), then relu,
 /// each step rounded to f32 as the separate tfjs ops are.
 ///
-/// On the CPU it runs [`dense_kernel::conv2d`] (cache-tiled im2col + packed-weight product,
-/// epilogue fused); on other devices candle's `conv2d` and tensor ops.
+/// On the CPU it runs [`dense_kernel::conv2d`] (an implicit GEMM over the input's phase
+/// planes, epilogue fused); on other devices candle's `conv2d` and tensor ops.
 #[derive(Debug, Clone)]
 pub struct Conv2d {
     /// OIHW, as candle's conv2d wants (the non-CPU path and the reference).

@@ -1,11 +1,12 @@
-//! `out = W · B` for a convolution's weights `W` (`[rows, depth]`, packed once at load) and
-//! an activation matrix `B` (`[depth, n_cols]`, used in place: an im2col tile, or a 1×1
-//! conv's input plane).
+//! Products of a convolution's weights `W` (`[rows, depth]`, packed once at load) with its
+//! input read in place: [`multiply_into`] for a 1×1 conv's input plane (`[depth, n_cols]`),
+//! [`conv_columns`] for a dense conv, where each output column gathers its depth from
+//! fixed offsets of the input ([`Segment`]s) and the epilogue runs on the sums in
+//! registers.
 //!
-//! Why not the `gemm` crate: it packs both operands on every call. Weights do not change,
-//! and `B` is already laid out row by row, so that packing was pure copying: as much work
-//! as the im2col itself, plus a re-pack of up to 2.3 MB of weights for each tile of a deep
-//! layer, where at batch 1 a tile is 9 columns.
+//! Why not the `gemm` crate: it packs both operands on every call. Weights do not change
+//! and the input is already laid out to be read directly, so that packing was pure
+//! copying, plus a re-pack of up to 2.3 MB of weights for each small tile of a deep layer.
 
 use super::Activation;
 
