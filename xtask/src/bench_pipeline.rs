@@ -61,20 +61,24 @@ pub fn run() -> anyhow::Result<()> {
     config.train.head = Some(after);
     let change = format!("retrain (head {} → {})", before.name(), after.name());
     let (retrain, retrain_cpu, _) = timed(&config, &change)?;
-    let ceiling = crate::bench_models::matmul_gflops(&candle_core::Device::Cpu)?;
+    let ceiling = crate::bench_models::Rate::matmul(&candle_core::Device::Cpu)?;
 
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let gflop = photos as f64 * GFLOP_CROP + descriptors as f64 * GFLOP_DESCRIPTOR;
     println!(
-        "{cores} cores; candle f32 matmul 1024³: {ceiling:.1} GFLOP/s (the ceiling)\n\n\
+        "{cores} cores; candle f32 matmul 1024³: {:.1} GFLOP/s, {:.1} per CPU-s (the ceiling)\n\n\
          | run | s | CPU s | peak RSS |\n|---|---|---|---|\n\
          | cold (empty work dir) | {cold:.1} | {cold_cpu:.1} | {peak:.0} MiB |\n\
          | warm (nothing changed) | {warm:.1} | {warm_cpu:.1} | |\n\
          | {change} | {retrain:.1} | {retrain_cpu:.1} | |\n\n\
          Cold: {photos} photos cropped and {descriptors} descriptors computed, {gflop:.0} GFLOP \
-         of network arithmetic: {:.1} GFLOP/s, {:.0}% of the matmul ceiling.",
+         of network arithmetic: {:.1} GFLOP/s, {:.0}% of the matmul ceiling ({:.0}% per \
+         CPU-s).",
+        ceiling.wall,
+        ceiling.cpu,
         gflop / cold,
-        100.0 * gflop / cold / ceiling
+        100.0 * gflop / cold / ceiling.wall,
+        100.0 * gflop / cold_cpu / ceiling.cpu
     );
     Ok(())
 }
