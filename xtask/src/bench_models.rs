@@ -69,7 +69,7 @@ pub fn run() -> anyhow::Result<()> {
 /// Each distinct dense conv of the recognition net at batch 16: Kao's kernel against
 /// candle's `conv2d` (plus the same bias/scale/relu as tensor ops), on the same weights.
 fn conv_layers(device: &Device, ceiling: f64) -> anyhow::Result<()> {
-    println!("\nRecognition-net conv layers, batch 16 (kernel: Kao's tiled im2col+gemm with fused epilogue; candle: conv2d + tensor ops):\n");
+    println!("\nRecognition-net conv layers, batch 16 (kernel: Kao's implicit GEMM with the epilogue fused; candle: conv2d + tensor ops):\n");
     println!(
         "| layer | input | GFLOP | Kao ms | Kao GFLOP/s | candle ms | candle GFLOP/s | speed-up |"
     );
