@@ -60,6 +60,8 @@ pub enum Command {
     Serve(crate::serve::ServeArgs),
     /// Run every stage: collect, crop, split, augment, train, evaluate, publish.
     Pipeline(crate::pipeline::Args),
+    /// Copy a project (tags and tagged images) from a Custom Vision Training API into a local project store.
+    Import(crate::import::ImportArgs),
 }
 
 #[derive(Debug, Args)]

@@ -32,7 +32,10 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     let report = kao_pipeline::run(&config, &args.options(), &|e| bars.event(e))
         .with_context(|| format!("pipeline in {}", config.work.display()))?;
     bars.clear();
-    let base = format!("http://{}", config.serve_config().bind);
+    let base = format!(
+        "http://{}",
+        kao_serve::ServeConfig::for_pipeline(&config).bind
+    );
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else if !global.quiet {
@@ -48,7 +51,7 @@ fn serve(config: &PipelineConfig, report: &PipelineReport) -> anyhow::Result<Exi
     if report.published_name.is_none() {
         anyhow::bail!("--serve: nothing is published (did the run stop before `publish`?)");
     }
-    crate::serve::serve(config.serve_config())
+    crate::serve::serve(kao_serve::ServeConfig::for_pipeline(config))
 }
 
 /// One bar for the stage phase in progress; a line per stage as it ends.

@@ -1,6 +1,7 @@
 //! `kao serve`: the Custom Vision-compatible prediction service and Quick Test page.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -10,6 +11,21 @@ use crate::args::Global;
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
+    /// Serve every project under DIR (created if missing) and answer Custom Vision's
+    /// Training API too; projects made through the API live there. Without it, the one work
+    /// dir of --work is served.
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Training-Key clients must send to the Training API (with --root; repeat for several).
+    /// Without it, the key stored in the root is used, generated and printed at the first start.
+    #[arg(
+        long,
+        env = "KAO_TRAINING_KEY",
+        value_delimiter = ',',
+        hide_env_values = true,
+        requires = "root"
+    )]
+    pub training_key: Vec<String>,
     /// Address to listen on; the default answers this machine only. Use 0.0.0.0:8080 to expose.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
@@ -37,7 +53,16 @@ pub struct ServeArgs {
 }
 
 pub fn run(global: &Global, args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let mut config = ServeConfig::new(global.work());
+    if args.root.is_some() && global.work.is_some() {
+        anyhow::bail!(
+            "--root serves a folder of projects and --work one work dir: give one of them"
+        );
+    }
+    let mut config = match &args.root {
+        Some(root) => ServeConfig::for_root(root),
+        None => ServeConfig::new(global.work()),
+    };
+    config.training_keys = args.training_key;
     config.bind = args.bind;
     config.keys = args.key;
     config.allow_url_fetch = args.allow_url_fetch;
@@ -51,7 +76,7 @@ pub fn run(global: &Global, args: ServeArgs) -> anyhow::Result<ExitCode> {
 
 /// Runs the service until Ctrl-C (or SIGTERM), then finishes the requests in flight.
 pub fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
-    let work = config.work.clone();
+    let work = config.root.clone().unwrap_or_else(|| config.work.clone());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -70,24 +95,43 @@ pub fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
 fn announce(server: &Server) {
     println!("Listening on  http://{}", server.local_addr());
     println!("Quick Test    http://{}/", server.local_addr());
-    println!("Project id    {}", server.project_id());
-    match server.key_origin() {
-        KeyOrigin::Generated { key, path } => {
-            println!("Prediction-Key {key}");
-            println!(
-                "              (generated now and stored in {}; it is not printed again)",
-                path.display()
-            );
-        }
-        KeyOrigin::Stored(path) => println!("Prediction-Key stored in {}", path.display()),
-        KeyOrigin::Configured => println!("Prediction-Key as given (--key / KAO_PREDICTION_KEY)"),
+    match server.project_id() {
+        Some(id) => println!("Project id    {id}"),
+        None => println!(
+            "Training API  http://{}/customvision/v3.3/training/ (and v3.0-v3.2, v3.4-preview)",
+            server.local_addr()
+        ),
+    }
+    key_line(
+        "Prediction-Key",
+        server.key_origin(),
+        "--key / KAO_PREDICTION_KEY",
+    );
+    if let Some(origin) = server.training_key_origin() {
+        key_line("Training-Key", origin, "--training-key / KAO_TRAINING_KEY");
     }
     let published = server.published();
-    if published.is_empty() {
+    if published.is_empty() && server.project_id().is_none() {
+        println!("Published     nothing yet: publish an iteration through the Training API");
+    } else if published.is_empty() {
         println!("Published     nothing yet: run `kao publish N --name NAME`; it is picked up without a restart");
     }
     for (name, iteration) in published {
         println!("Published     {name} (iteration {iteration})");
         println!("Prediction URL {}", server.prediction_url(&name));
+    }
+}
+
+fn key_line(what: &str, origin: &KeyOrigin, flags: &str) {
+    match origin {
+        KeyOrigin::Generated { key, path } => {
+            println!("{what} {key}");
+            println!(
+                "              (generated now and stored in {}; it is not printed again)",
+                path.display()
+            );
+        }
+        KeyOrigin::Stored(path) => println!("{what} stored in {}", path.display()),
+        KeyOrigin::Configured => println!("{what} as given ({flags})"),
     }
 }

@@ -4,9 +4,13 @@ mod bad_entries;
 mod crawl;
 mod crop;
 mod detect;
+mod durability;
 mod inspect;
+mod open_set;
 mod pipeline;
+mod server;
 mod train;
+mod training_api;
 
 pub use kao_testdata::shared;
 

@@ -8,6 +8,8 @@ mod bench_models;
 mod bench_pipeline;
 mod bench_serve;
 mod bench_train;
+mod bench_training_api;
+mod bench_unknown;
 mod ci;
 mod datasets;
 mod models;
@@ -27,7 +29,7 @@ struct Cli {
 enum Task {
     /// Run exactly what `.ci/run` runs: fmt check, clippy -D warnings, the tests.
     Ci,
-    /// Run a benchmark: `augment`, `crop`, `align`, `models`, `detectors`, `train`, `serve`, `pipeline`.
+    /// Run a benchmark: `augment`, `crop`, `align`, `models`, `detectors`, `train`, `unknown`, `serve`, `pipeline`, `training-api`.
     Bench { what: String },
     /// Check the committed network weights against the npm package (`--verify`).
     Models {
@@ -41,19 +43,23 @@ enum Task {
 
 fn main() -> anyhow::Result<()> {
     kao_models::runtime::tune_process();
+    // reqwest's TLS provider (see the workspace Cargo.toml).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     match Cli::parse().task {
         Task::Ci => ci::run(),
         Task::Bench { what } => match what.as_str() {
             "augment" => bench_augment::run(),
             "train" => bench_train::run(),
+            "unknown" => bench_unknown::run(),
             "models" => bench_models::run(),
             "serve" => bench_serve::run(),
             "pipeline" => bench_pipeline::run(),
+            "training-api" => bench_training_api::run(),
             "crop" => bench_crop::run(),
             "align" => bench_align::run(),
             "detectors" => bench_detectors::run_standalone(),
             other => anyhow::bail!(
-                "unknown benchmark {other:?} (augment, crop, align, models, detectors, train, serve, pipeline)"
+                "unknown benchmark {other:?} (augment, crop, align, models, detectors, train, unknown, serve, pipeline, training-api)"
             ),
         },
         Task::Pipeline(args) => pipeline::run(args),

@@ -46,7 +46,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .context("cannot use the pipeline config")?;
     let report = kao_pipeline::run(&config, &args.pipeline.options(), &log_event)
         .with_context(|| format!("pipeline in {}", config.work.display()))?;
-    let serve = config.serve_config();
+    let serve = kao_serve::ServeConfig::for_pipeline(&config);
     if args.pipeline.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -111,3 +111,21 @@ fn atomic_write_replaces_whole_file_and_leaves_no_temp() {
         .collect();
     assert_eq!(names, vec![std::ffi::OsString::from("splits.json")]);
 }
+
+#[test]
+fn append_all_writes_every_record_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.jsonl");
+    let m = kao_dataset::Manifest::<serde_json::Value>::open(&path).unwrap();
+    m.append(&serde_json::json!({"n": 0})).unwrap();
+    m.append_all(&[serde_json::json!({"n": 1}), serde_json::json!({"n": 2})])
+        .unwrap();
+    m.append_all(&[]).unwrap();
+    let read = kao_dataset::read_manifest::<serde_json::Value>(&path).unwrap();
+    let ns: Vec<u64> = read
+        .records
+        .iter()
+        .map(|r| r["n"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ns, [0, 1, 2]);
+}

@@ -390,10 +390,7 @@ fn crop_photo(
 
 /// Describes the new chips of a task's photos as one batch; a failure fails each photo
 /// that had chips to describe.
-fn describe_chips(
-    describe: &Describe,
-    photos: &mut [(&TreeFile, Cropped)],
-) {
+fn describe_chips(describe: &Describe, photos: &mut [(&TreeFile, Cropped)]) {
     let Some((describer, _)) = describe else {
         return;
     };

@@ -22,7 +22,7 @@ pub struct Classification {
     pub predictions: Vec<TagProbability>,
     /// Head output index with the highest probability (may be the Negative tag).
     pub top: usize,
-    /// Distance to the nearest training descriptor of `top`.
+    /// Distance to the nearest training descriptor of `top`, in the unknown rule's space.
     pub distance: f32,
     pub unknown: bool,
 }
@@ -95,13 +95,12 @@ impl Classifier {
             .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(&a.0)))
             .map(|(i, _)| i)
             .unwrap_or(0);
-        let distance = self.gallery.nearest(descriptor, top);
+        let rule = &self.artifact.unknown;
+        let distance = self
+            .gallery
+            .nearest_in(rule.space, descriptor, top, |_| false);
         let tags = &self.artifact.tags;
-        let unknown = tags[top].negative
-            || self
-                .artifact
-                .unknown
-                .is_unknown(probabilities[top], distance);
+        let unknown = tags[top].negative || rule.is_unknown(probabilities[top], distance);
         let mut predictions: Vec<TagProbability> = self
             .artifact
             .predictable_tags()

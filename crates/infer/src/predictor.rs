@@ -4,7 +4,7 @@ use std::sync::Arc;
 use candle_core::Device;
 use image::RgbImage;
 use kao_dataset::BoxF;
-use kao_facecrop::{CropConfig, Cropper, FaceNets, Pick};
+use kao_facecrop::{CropConfig, Cropper, Face, FaceNets, Pick};
 
 use crate::artifact::ModelArtifact;
 use crate::classifier::{Classification, Classifier, TagProbability};
@@ -96,6 +96,12 @@ impl Predictor {
             .collect())
     }
 
+    /// Every face of the image with its raw descriptor, found as [`Predictor::predict`]
+    /// finds them (the artifact's crop settings) and cut exactly as the training chips were.
+    pub fn describe(&self, image: &RgbImage) -> Result<Vec<(Face, Vec<f32>)>> {
+        self.describe_with(&self.cropper, image)
+    }
+
     /// The faces of the image found with the artifact's crop settings, in detector order:
     /// the detector order the training photos were cut with (tiny first by default, SSD
     /// where tiny finds none), and chips cut exactly as the training chips were. This is
@@ -113,14 +119,20 @@ impl Predictor {
         self.predict_with(&self.all_faces, image)
     }
 
-    fn predict_with(&self, cropper: &Cropper, image: &RgbImage) -> Result<Vec<FacePrediction>> {
+    fn describe_with(&self, cropper: &Cropper, image: &RgbImage) -> Result<Vec<(Face, Vec<f32>)>> {
         let faces = cropper.faces(image)?;
-        let picked = kao_facecrop::pick(&faces, image.width(), image.height(), Pick::Center);
         let chips: Vec<RgbImage> = faces.iter().map(|f| cropper.chip(image, f)).collect();
-        let classes = self.predict_chips(&chips)?;
-        Ok(faces
+        let descriptors = self.embedder.embed(&chips)?;
+        Ok(faces.into_iter().zip(descriptors).collect())
+    }
+
+    fn predict_with(&self, cropper: &Cropper, image: &RgbImage) -> Result<Vec<FacePrediction>> {
+        let described = self.describe_with(cropper, image)?;
+        let boxes: Vec<BoxF> = described.iter().map(|(f, _)| f.bbox).collect();
+        let picked = kao_facecrop::pick_boxes(&boxes, image.width(), image.height(), Pick::Center);
+        Ok(described
             .into_iter()
-            .zip(classes)
+            .map(|(f, d)| (f, self.classifier.classify(&d)))
             .enumerate()
             .map(|(i, (f, c))| FacePrediction {
                 bbox: f.bbox,

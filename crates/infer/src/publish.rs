@@ -57,3 +57,16 @@ pub fn publish(work: &WorkDir, iteration: u32, name: &str) -> Result<()> {
     write_atomic_json(&work.published(), &PublishedFile { published: list })?;
     Ok(())
 }
+
+/// Removes the publish name `name`; `false` when nothing was published under it. The file
+/// is replaced atomically, as by [`publish`].
+pub fn unpublish(work: &WorkDir, name: &str) -> Result<bool> {
+    let mut list = read_published(work)?;
+    let before = list.len();
+    list.retain(|p| p.name != name);
+    if list.len() == before {
+        return Ok(false);
+    }
+    write_atomic_json(&work.published(), &PublishedFile { published: list })?;
+    Ok(true)
+}

@@ -203,6 +203,9 @@ pub struct TrainSection {
     pub seed: Option<u64>,
     /// Probability threshold for precision and recall.
     pub threshold: Option<f32>,
+    /// Share of known faces the unknown-face rule may reject (its operating point).
+    #[serde(default, deserialize_with = "share")]
+    pub unknown_false_reject: Option<f64>,
 }
 
 /// `[evaluate]`: an optional folder of people who are none of the tags.
@@ -246,6 +249,15 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<Durat
     kao_crawl::parse_duration(&s)
         .map(Some)
         .map_err(serde::de::Error::custom)
+}
+
+fn share<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<f64>, D::Error> {
+    match f64::deserialize(d)? {
+        v if v > 0.0 && v < 1.0 => Ok(Some(v)),
+        v => Err(serde::de::Error::custom(format!(
+            "{v} is not a share between 0 and 1 (e.g. 0.01)"
+        ))),
+    }
 }
 
 fn ratios<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<[u32; 3]>, D::Error> {
@@ -368,6 +380,30 @@ impl PipelineConfig {
         Ok(())
     }
 
+    /// A config with every stage's defaults for the tags already in `work`'s `raw/`, and no
+    /// sources: for running the stages from crop on (the Training API's projects).
+    pub fn for_tags(work: &Path, tags: &[String]) -> PipelineConfig {
+        PipelineConfig {
+            origin: work.join("pipeline.toml"),
+            work: work.to_path_buf(),
+            tags: tags
+                .iter()
+                .map(|t| TagConfig {
+                    name: Spanned::new(0..0, t.clone()),
+                    sources: Vec::new(),
+                })
+                .collect(),
+            crawl: CrawlSection::default(),
+            crop: CropSection::default(),
+            split: SplitSection::default(),
+            augment: AugmentSection::default(),
+            train: TrainSection::default(),
+            evaluate: EvaluateSection::default(),
+            publish: PublishSection::default(),
+            serve: ServeSection::default(),
+        }
+    }
+
     /// Every setting at its default and no tags yet: what `--source-dir DIR` runs with when
     /// there is no config file. The work dir is `work` in the current folder; messages name
     /// `source_dir` as their origin.
@@ -475,6 +511,9 @@ impl PipelineConfig {
         if let Some(v) = self.train.threshold {
             t.threshold = v;
         }
+        if let Some(v) = self.train.unknown_false_reject {
+            t.unknown_false_reject = v;
+        }
         if let Some(v) = self.augment.preset {
             t.augment_preset = v;
         }
@@ -482,24 +521,6 @@ impl PipelineConfig {
             t.augmentations = v;
         }
         t
-    }
-
-    /// How `--serve` starts the prediction service on this config's work dir.
-    pub fn serve_config(&self) -> kao_serve::ServeConfig {
-        let s = &self.serve;
-        let mut c = kao_serve::ServeConfig::new(&self.work);
-        if let Some(b) = s.bind {
-            c.bind = b;
-        }
-        c.allow_url_fetch = s.allow_url_fetch;
-        c.allow_private_urls = s.allow_private_urls;
-        if let Some(m) = s.max_body {
-            c.max_body = m;
-        }
-        if let Some(n) = s.concurrency {
-            c.concurrency = n.max(1);
-        }
-        c
     }
 
     pub fn publish_name(&self) -> String {
@@ -613,6 +634,12 @@ mod tests {
         assert!(e.contains("line 4") && e.contains("twice"), "{e}");
         let e = parse("[[tags]]\nname = \"a/b\"\n").unwrap_err().to_string();
         assert!(e.contains("line 2"), "{e}");
+        let e = parse("[train]\nunknown_false_reject = 1.5\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 2") && e.contains("between 0 and 1"), "{e}");
+        let c = parse("[train]\nunknown_false_reject = 0.02\n").unwrap();
+        assert_eq!(c.train_config().unknown_false_reject, 0.02);
     }
 
     #[test]

@@ -23,7 +23,7 @@ function showEndpoint() {
 async function loadInfo() {
   const r = await fetch("/quicktest/info");
   info = await r.json();
-  $("project").textContent = info.projectId;
+  $("project").textContent = info.projectId ?? "every project of the server";
   $("limit").textContent = `JPEG, PNG, GIF, BMP or WebP, up to ${(info.maxBody / 1048576).toFixed(0)} MB.`;
   const sel = $("published");
   sel.replaceChildren();

@@ -7,6 +7,9 @@ use sha2::{Digest, Sha256};
 
 use crate::error::ServeError;
 
+/// File in the project root (`--root`) that holds the generated Training-Key (mode 0600).
+pub const TRAINING_KEY_FILE: &str = "training-key";
+
 /// Where the accepted key came from, so the binary can print a generated key exactly once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyOrigin {
@@ -41,6 +44,11 @@ impl Keys {
     }
 }
 
+/// Whether two strings are equal, in a time that does not depend on where they differ.
+pub(crate) fn same_text(a: &str, b: &str) -> bool {
+    constant_time_eq(&digest(a.as_bytes()), &digest(b.as_bytes()))
+}
+
 fn digest(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
@@ -55,6 +63,17 @@ pub(crate) fn resolve_keys(
     configured: &[String],
     work: &Path,
 ) -> Result<(Vec<String>, KeyOrigin), ServeError> {
+    resolve_key_file(
+        configured,
+        &kao_dataset::WorkDir::new(work).prediction_key(),
+    )
+}
+
+/// [`resolve_keys`] for the key file at `path`.
+pub(crate) fn resolve_key_file(
+    configured: &[String],
+    path: &Path,
+) -> Result<(Vec<String>, KeyOrigin), ServeError> {
     let configured: Vec<String> = configured
         .iter()
         .map(|k| k.trim().to_string())
@@ -63,7 +82,7 @@ pub(crate) fn resolve_keys(
     if !configured.is_empty() {
         return Ok((configured, KeyOrigin::Configured));
     }
-    let path = kao_dataset::WorkDir::new(work).prediction_key();
+    let path = path.to_path_buf();
     match std::fs::read_to_string(&path) {
         Ok(text) => {
             let key = text.trim().to_string();

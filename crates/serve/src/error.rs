@@ -23,6 +23,8 @@ pub enum ServeError {
     Key { path: PathBuf, message: String },
     #[error(transparent)]
     Infer(#[from] kao_infer::InferError),
+    #[error(transparent)]
+    Projects(#[from] kao_projects::ProjectError),
     #[error("URL fetch client: {0}")]
     Client(String),
     #[error("background task failed: {0}")]
@@ -61,6 +63,27 @@ impl ApiError {
             code,
             message: message.into(),
         }
+    }
+
+    /// An error of the project store, with its Custom Vision code and status.
+    pub fn project(e: kao_projects::ProjectError) -> Self {
+        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if status.is_server_error() {
+            tracing::error!(error = %e, "a Training API request failed");
+        }
+        Self::new(status, e.code(), e.to_string())
+    }
+
+    pub fn training_unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized",
+            "Access denied due to a missing or invalid Training-Key header",
+        )
+    }
+
+    pub fn coded(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(status, code, message)
     }
 
     pub fn image_format(detail: impl std::fmt::Display) -> Self {

@@ -11,8 +11,9 @@ mod predict;
 mod response;
 mod server;
 mod state;
+mod training;
 
-pub use auth::KeyOrigin;
+pub use auth::{KeyOrigin, TRAINING_KEY_FILE};
 pub use config::{ServeConfig, DEFAULT_MAX_BODY};
 pub use error::ServeError;
 pub use server::{shutdown_signal, Server};

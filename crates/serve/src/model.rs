@@ -46,6 +46,8 @@ impl Catalog {
 pub(crate) struct Live {
     work: WorkDir,
     project_id: String,
+    /// The project store (`--root`), whose iteration ids the answers carry.
+    store: Option<Arc<kao_projects::Store>>,
     current: RwLock<Arc<Catalog>>,
     /// Serialises reloads, so a burst of misses loads a new iteration once.
     reloading: tokio::sync::Mutex<()>,
@@ -53,10 +55,15 @@ pub(crate) struct Live {
 
 impl Live {
     /// Loads what is published now (blocking: call before serving, or from a blocking thread).
-    pub fn open(work: WorkDir, project_id: String) -> Result<Live, ServeError> {
+    pub fn open(
+        work: WorkDir,
+        project_id: String,
+        store: Option<Arc<kao_projects::Store>>,
+    ) -> Result<Live, ServeError> {
         let live = Live {
             work,
             project_id,
+            store,
             current: RwLock::new(Arc::new(Catalog::default())),
             reloading: tokio::sync::Mutex::new(()),
         };
@@ -64,6 +71,10 @@ impl Live {
             live.swap(next);
         }
         Ok(live)
+    }
+
+    pub fn project_id(&self) -> &str {
+        &self.project_id
     }
 
     pub fn current(&self) -> Arc<Catalog> {
@@ -99,7 +110,15 @@ impl Live {
                 Some(s) => (Arc::clone(&s.predictor), s.iteration_id.clone()),
                 None => {
                     let predictor = Predictor::load(&self.work.iteration(p.iteration))?;
-                    let id = iteration_uuid(&self.project_id, &predictor);
+                    let id = self
+                        .store
+                        .as_ref()
+                        .and_then(|s| {
+                            s.iteration_id_of(&self.project_id, p.iteration)
+                                .ok()
+                                .flatten()
+                        })
+                        .unwrap_or_else(|| iteration_uuid(&self.project_id, &predictor));
                     tracing::info!(name = %p.name, iteration = p.iteration, "loaded published iteration");
                     (Arc::new(predictor), id)
                 }
@@ -149,4 +168,132 @@ fn iteration_uuid(project_id: &str, predictor: &Predictor) -> String {
     bytes[6] = (bytes[6] & 0x0f) | 0x80;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
     uuid::Uuid::from_bytes(bytes).to_string()
+}
+
+/// The projects the prediction routes answer for: the one work dir of `--work`, or every
+/// project of the `--root` store, each loaded on its first request.
+pub(crate) struct Projects {
+    single: Option<(String, Arc<Live>)>,
+    store: Option<Arc<kao_projects::Store>>,
+    loaded: RwLock<BTreeMap<String, Arc<Live>>>,
+}
+
+impl Projects {
+    pub fn single(project_id: String, live: Arc<Live>) -> Self {
+        Projects {
+            single: Some((project_id, live)),
+            store: None,
+            loaded: RwLock::new(BTreeMap::new()),
+        }
+    }
+
+    pub fn root(store: Arc<kao_projects::Store>) -> Self {
+        Projects {
+            single: None,
+            store: Some(store),
+            loaded: RwLock::new(BTreeMap::new()),
+        }
+    }
+
+    pub fn store(&self) -> Option<&Arc<kao_projects::Store>> {
+        self.store.as_ref()
+    }
+
+    /// The one project of `--work`, if that is how the server runs.
+    pub fn single_id(&self) -> Option<&str> {
+        self.single.as_ref().map(|(id, _)| id.as_str())
+    }
+
+    /// The project's live catalog; `None` for a project this server does not have.
+    pub async fn live(&self, project: &str) -> Result<Option<Arc<Live>>, ServeError> {
+        if let Some((id, live)) = &self.single {
+            return Ok(id.eq_ignore_ascii_case(project).then(|| Arc::clone(live)));
+        }
+        let Some(store) = &self.store else {
+            return Ok(None);
+        };
+        let project = project.to_ascii_lowercase();
+        if let Some(l) = self
+            .loaded
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&project)
+        {
+            return Ok(Some(Arc::clone(l)));
+        }
+        let store = Arc::clone(store);
+        let id = project.clone();
+        let opened = tokio::task::spawn_blocking(move || {
+            if store.project(&id).is_err() {
+                return Ok(None);
+            }
+            Live::open(store.work_dir(&id), id, Some(store)).map(Some)
+        })
+        .await
+        .map_err(|e| ServeError::Task(e.to_string()))??;
+        let Some(live) = opened else {
+            return Ok(None);
+        };
+        let mut loaded = self.loaded.write().unwrap_or_else(|p| p.into_inner());
+        Ok(Some(Arc::clone(
+            loaded.entry(project).or_insert_with(|| Arc::new(live)),
+        )))
+    }
+
+    /// Loads the catalog of every project of the store that has published something.
+    pub fn preload(&self) -> Result<(), ServeError> {
+        let Some(store) = &self.store else {
+            return Ok(());
+        };
+        let projects = store.projects()?;
+        for p in projects {
+            let work = store.work_dir(&p.id);
+            if work.published().is_file() {
+                let live = Live::open(work, p.id.clone(), Some(Arc::clone(store)))?;
+                self.loaded
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(p.id, Arc::new(live));
+            }
+        }
+        Ok(())
+    }
+
+    /// Forgets a project's catalog (deleted, or to be reloaded from scratch).
+    pub fn forget(&self, project: &str) {
+        self.loaded
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&project.to_ascii_lowercase());
+    }
+
+    /// Every loaded catalog, by project id.
+    pub fn all(&self) -> Vec<(String, Arc<Live>)> {
+        let mut out: Vec<(String, Arc<Live>)> = self
+            .single
+            .iter()
+            .map(|(id, l)| (id.clone(), Arc::clone(l)))
+            .collect();
+        out.extend(
+            self.loaded
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .map(|(id, l)| (id.clone(), Arc::clone(l))),
+        );
+        out
+    }
+
+    /// Published names of every loaded project, as (project, name, iteration).
+    pub fn names(&self) -> Vec<(String, String, u32)> {
+        self.all()
+            .into_iter()
+            .flat_map(|(p, l)| {
+                l.current()
+                    .names()
+                    .into_iter()
+                    .map(move |(n, i)| (p.clone(), n, i))
+            })
+            .collect()
+    }
 }

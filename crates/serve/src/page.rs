@@ -34,7 +34,8 @@ pub(crate) async fn style() -> Response {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Info {
-    project_id: String,
+    /// The project of `kao serve --work`; absent when the server serves a root of projects.
+    project_id: Option<String>,
     max_body: usize,
     published: Vec<PublishedInfo>,
 }
@@ -42,6 +43,7 @@ pub(crate) struct Info {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct PublishedInfo {
+    project_id: String,
     name: String,
     iteration: u32,
     /// Path of the raw-image route; the page prefixes its own origin.
@@ -52,18 +54,18 @@ struct PublishedInfo {
 /// the key is secret.
 pub(crate) async fn info(State(st): State<Arc<AppState>>) -> Json<Info> {
     let published = st
-        .live
-        .current()
+        .projects
         .names()
         .into_iter()
-        .map(|(name, iteration)| PublishedInfo {
-            prediction_path: crate::server::prediction_url("", &st.project_id, &name),
+        .map(|(project, name, iteration)| PublishedInfo {
+            prediction_path: crate::server::prediction_url("", &project, &name),
+            project_id: project,
             name,
             iteration,
         })
         .collect();
     Json(Info {
-        project_id: st.project_id.clone(),
+        project_id: st.projects.single_id().map(str::to_string),
         max_body: st.max_body,
         published,
     })

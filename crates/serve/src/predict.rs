@@ -44,15 +44,17 @@ pub(crate) async fn classify_image(
 ) -> Answer {
     let deadline = st.request_timeout;
     tokio::time::timeout(deadline, async {
-        let served = match admit(&st, &path, req.headers()).await {
-            Ok(served) => served,
+        let (served, project) = match admit(&st, &path, req.headers()).await {
+            Ok(admitted) => admitted,
             Err(e) => {
                 drain(req.into_body().into_data_stream(), 0).await;
                 return Err(e);
             }
         };
+        let keep = !req.uri().path().ends_with("/nostore");
+        let every = all_faces(req.uri().query());
         let bytes = read_image(&st, req).await?;
-        predict(&st, served, bytes).await
+        predict(&st, served, &project, bytes, keep, every).await
     })
     .await
     .unwrap_or_else(|_| Err(ApiError::timeout()))
@@ -65,13 +67,15 @@ pub(crate) async fn classify_url(
 ) -> Answer {
     let deadline = st.request_timeout;
     tokio::time::timeout(deadline, async {
-        let served = match admit(&st, &path, req.headers()).await {
-            Ok(served) => served,
+        let (served, project) = match admit(&st, &path, req.headers()).await {
+            Ok(admitted) => admitted,
             Err(e) => {
                 drain(req.into_body().into_data_stream(), 0).await;
                 return Err(e);
             }
         };
+        let keep = !req.uri().path().ends_with("/nostore");
+        let every = all_faces(req.uri().query());
         let body = read_limited(req.into_body(), MAX_URL_BODY)
             .await?
             .ok_or_else(|| ApiError::bad_request("the JSON body is too large for a URL"))?;
@@ -82,10 +86,21 @@ pub(crate) async fn classify_url(
             ));
         };
         let bytes = fetcher.fetch(&url).await?;
-        predict(&st, served, bytes).await
+        predict(&st, served, &project, bytes, keep, every).await
     })
     .await
     .unwrap_or_else(|_| Err(ApiError::timeout()))
+}
+
+/// Kao's `allFaces=true` query parameter: find every face of a group photo with the
+/// detector order that finds the most (SSD first), at several times the cost of the
+/// default order, which is tuned for the one main face of a portrait.
+fn all_faces(query: Option<&str>) -> bool {
+    query.into_iter().flat_map(|q| q.split('&')).any(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, "true"));
+        key.eq_ignore_ascii_case("allFaces")
+            && matches!(value.to_ascii_lowercase().as_str(), "true" | "1")
+    })
 }
 
 /// Path, key, project and published name, checked in Custom Vision's order (key first, so
@@ -94,7 +109,7 @@ async fn admit(
     st: &Arc<AppState>,
     path: &RoutePath,
     headers: &HeaderMap,
-) -> Result<Arc<Served>, ApiError> {
+) -> Result<(Arc<Served>, String), ApiError> {
     if !matches!(path.version.as_str(), "v3.0" | "v3.1")
         || !path.prediction.eq_ignore_ascii_case("prediction")
     {
@@ -107,20 +122,24 @@ async fn admit(
     if !st.keys.accepts(key) {
         return Err(ApiError::unauthorized());
     }
-    if !path.project.eq_ignore_ascii_case(&st.project_id) {
-        return Err(ApiError::not_found_project(&path.project));
-    }
-    if let Some(served) = st.live.current().get(&path.name) {
-        return Ok(served);
+    let live = st
+        .projects
+        .live(&path.project)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found_project(&path.project))?;
+    let project = live.project_id().to_string();
+    if let Some(served) = live.current().get(&path.name) {
+        return Ok((served, project));
     }
     // Maybe published a moment ago: look now rather than at the next poll, so that
     // `kao publish` followed at once by a request works.
-    if let Err(e) = st.live.refresh().await {
+    if let Err(e) = live.refresh().await {
         tracing::warn!(error = %e, "reloading published iterations failed");
     }
-    st.live
-        .current()
+    live.current()
         .get(&path.name)
+        .map(|served| (served, project))
         .ok_or_else(|| ApiError::not_found_iteration(&path.name))
 }
 
@@ -149,7 +168,7 @@ async fn drain(mut stream: axum::body::BodyDataStream, mut seen: usize) {
     }
 }
 
-async fn read_image(st: &AppState, req: Request) -> Result<Vec<u8>, ApiError> {
+pub(crate) async fn read_image(st: &AppState, req: Request) -> Result<Vec<u8>, ApiError> {
     let too_big = || ApiError::image_size(st.max_body);
     let content_type = req.headers().get(header::CONTENT_TYPE).cloned();
     let is_multipart = content_type
@@ -205,7 +224,7 @@ async fn read_image(st: &AppState, req: Request) -> Result<Vec<u8>, ApiError> {
     }
 }
 
-fn url_field(body: &[u8]) -> Result<String, ApiError> {
+pub(crate) fn url_field(body: &[u8]) -> Result<String, ApiError> {
     let value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::image_url(format!("the body is not JSON: {e}")))?;
     // `url` in the REST docs, `Url` from the .NET SDK.
@@ -217,7 +236,7 @@ fn url_field(body: &[u8]) -> Result<String, ApiError> {
     Ok(url.to_string())
 }
 
-fn decode_error(e: ImageError, max_body: usize) -> ApiError {
+pub(crate) fn decode_error(e: ImageError, max_body: usize) -> ApiError {
     match e {
         ImageError::TooLarge { what, .. } if what.contains("file size") => {
             ApiError::image_size(max_body)
@@ -229,7 +248,30 @@ fn decode_error(e: ImageError, max_body: usize) -> ApiError {
     }
 }
 
-async fn predict(st: &Arc<AppState>, served: Arc<Served>, bytes: Vec<u8>) -> Answer {
+/// Runs the prediction; with `keep`, a `--root` project that stores predictions keeps the
+/// photo and the answer (its Predictions tab).
+async fn predict(
+    st: &Arc<AppState>,
+    served: Arc<Served>,
+    project: &str,
+    bytes: Vec<u8>,
+    keep: bool,
+    every: bool,
+) -> Answer {
+    let keep = match (keep, st.projects.store()) {
+        (true, Some(store)) => {
+            let (store, p) = (Arc::clone(store), project.to_string());
+            tokio::task::spawn_blocking(move || {
+                store
+                    .project(&p)
+                    .is_ok_and(|p| p.settings.store_predictions)
+            })
+            .await
+            .unwrap_or(false)
+        }
+        _ => false,
+    };
+    let kept_bytes = keep.then(|| bytes.clone());
     let slot = st.slot().await?;
     let limits = Limits {
         max_bytes: st.max_body as u64,
@@ -242,9 +284,12 @@ async fn predict(st: &Arc<AppState>, served: Arc<Served>, bytes: Vec<u8>) -> Ans
             let decoded =
                 kao_image::decode(&bytes, &limits).map_err(|e| decode_error(e, max_body))?;
             let (w, h) = decoded.image.dimensions();
-            let faces = predictor
-                .predict(&decoded.image)
-                .map_err(|e| ApiError::internal(format!("prediction failed: {e}")))?;
+            let faces = if every {
+                predictor.predict_all_faces(&decoded.image)
+            } else {
+                predictor.predict(&decoded.image)
+            }
+            .map_err(|e| ApiError::internal(format!("prediction failed: {e}")))?;
             Ok::<_, ApiError>((faces, w, h))
         })
     })
@@ -253,17 +298,40 @@ async fn predict(st: &Arc<AppState>, served: Arc<Served>, bytes: Vec<u8>) -> Ans
     let (faces, width, height) = outcome?;
     st.metrics.faces(faces.len());
     let ctx = response::Context {
-        project: &st.project_id,
+        project,
         iteration: &served.iteration_id,
         width,
         height,
     };
-    Ok(Json(response::build(&ctx, &faces)))
+    let answer = response::build(&ctx, &faces);
+    if let (Some(bytes), Some(store)) = (kept_bytes, st.projects.store()) {
+        let store = Arc::clone(store);
+        let (project, iteration) = (project.to_string(), served.iteration_id.clone());
+        let value = serde_json::to_value(&answer).unwrap_or_default();
+        let stored = tokio::task::spawn_blocking(move || {
+            store.store_prediction(&project, &iteration, &bytes, width, height, &value)
+        })
+        .await;
+        if let Ok(Err(e)) = stored {
+            tracing::warn!(error = %e, "storing a prediction failed");
+        }
+    }
+    Ok(Json(answer))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn all_faces_is_an_opt_in_query_parameter() {
+        assert!(!all_faces(None));
+        assert!(!all_faces(Some("store=false")));
+        assert!(all_faces(Some("allFaces=true")));
+        assert!(all_faces(Some("application=x&allfaces=1")));
+        assert!(all_faces(Some("allFaces")));
+        assert!(!all_faces(Some("allFaces=false")));
+    }
 
     #[test]
     fn url_field_accepts_both_spellings() {

@@ -14,11 +14,11 @@ use axum::Router;
 use kao_dataset::WorkDir;
 use tokio::net::TcpListener;
 
-use crate::auth::{resolve_keys, KeyOrigin, Keys};
+use crate::auth::{resolve_key_file, resolve_keys, KeyOrigin, Keys, TRAINING_KEY_FILE};
 use crate::config::ServeConfig;
 use crate::error::{ApiError, ServeError};
 use crate::fetch::Fetcher;
-use crate::model::Live;
+use crate::model::{Live, Projects};
 use crate::state::{AppState, Limits};
 use crate::{page, predict};
 
@@ -28,25 +28,48 @@ pub struct Server {
     state: Arc<AppState>,
     addr: SocketAddr,
     key_origin: KeyOrigin,
+    training_key_origin: Option<KeyOrigin>,
     reload_interval: Duration,
     max_body: usize,
 }
 
 impl Server {
-    /// Reads the project id and keys, loads what is published, and binds the socket.
+    /// Reads the project id and keys, loads what is published, and binds the socket; with
+    /// `config.root`, opens the project store (which resumes interrupted trainings).
     /// Loading models is blocking work; it runs on the blocking pool.
     pub async fn bind(config: ServeConfig) -> Result<Server, ServeError> {
         let work = WorkDir::new(&config.work);
-        let root = config.work.clone();
         let keys = config.keys.clone();
-        let (project_id, (keys, key_origin), live) = tokio::task::spawn_blocking(move || {
-            let project_id = kao_infer::project_id(&work)?;
-            let keys = resolve_keys(&keys, &root)?;
-            let live = Live::open(work, project_id.clone())?;
-            Ok::<_, ServeError>((project_id, keys, live))
-        })
-        .await
-        .map_err(|e| ServeError::Task(e.to_string()))??;
+        let training_keys = config.training_keys.clone();
+        let root = config.root.clone();
+        let train = config.train;
+        let (projects, (keys, key_origin), training) =
+            tokio::task::spawn_blocking(move || match root {
+                None => {
+                    let project_id = kao_infer::project_id(&work)?;
+                    let keys = resolve_keys(&keys, work.root())?;
+                    let live = Live::open(work, project_id.clone(), None)?;
+                    Ok::<_, ServeError>((Projects::single(project_id, Arc::new(live)), keys, None))
+                }
+                Some(root) => {
+                    let store =
+                        kao_projects::Store::open(&root, kao_projects::StoreOptions { train })?;
+                    let keys = resolve_keys(&keys, &root)?;
+                    let training = resolve_key_file(&training_keys, &root.join(TRAINING_KEY_FILE))?;
+                    if training.0.iter().any(|t| keys.0.contains(t)) {
+                        return Err(ServeError::Key {
+                            path: root.join(TRAINING_KEY_FILE),
+                            message: "the Training-Key must differ from every Prediction-Key"
+                                .into(),
+                        });
+                    }
+                    let projects = Projects::root(store);
+                    projects.preload()?;
+                    Ok((projects, keys, Some(training)))
+                }
+            })
+            .await
+            .map_err(|e| ServeError::Task(e.to_string()))??;
 
         let fetcher = if config.allow_url_fetch {
             Some(Fetcher::new(
@@ -57,11 +80,18 @@ impl Server {
         } else {
             None
         };
-        let live = Arc::new(live);
+        let (training_keys, training_key_origin, uri_secret) = match training {
+            Some((keys, origin)) => {
+                let secret = uri_secret(&keys);
+                (Some(Keys::new(&keys)), Some(origin), secret)
+            }
+            None => (None, None, [0; 32]),
+        };
         let state = AppState::new(
-            project_id,
+            projects,
             Keys::new(&keys),
-            Arc::clone(&live),
+            training_keys,
+            uri_secret,
             fetcher,
             Limits {
                 max_body: config.max_body,
@@ -70,7 +100,9 @@ impl Server {
                 queue: config.queue,
             },
         );
-        state.metrics.published(live.current().names());
+        state
+            .metrics
+            .published(state.projects.names().into_iter().map(|(_, n, i)| (n, i)));
         let listener = TcpListener::bind(config.bind)
             .await
             .map_err(|source| ServeError::Bind {
@@ -86,6 +118,7 @@ impl Server {
             state: Arc::new(state),
             addr,
             key_origin,
+            training_key_origin,
             reload_interval: config.reload_interval,
             max_body: config.max_body,
         })
@@ -96,13 +129,19 @@ impl Server {
         self.addr
     }
 
-    pub fn project_id(&self) -> &str {
-        &self.state.project_id
+    /// The project of `--work`; `None` when the server serves a root of projects.
+    pub fn project_id(&self) -> Option<&str> {
+        self.state.projects.single_id()
     }
 
     /// Published names and their iterations, as loaded at start.
     pub fn published(&self) -> Vec<(String, u32)> {
-        self.state.live.current().names()
+        self.state
+            .projects
+            .names()
+            .into_iter()
+            .map(|(_, n, i)| (n, i))
+            .collect()
     }
 
     /// Where the accepted key came from; a generated key is shown here once.
@@ -110,11 +149,17 @@ impl Server {
         &self.key_origin
     }
 
-    /// The Custom Vision prediction URL for raw-image requests to `name`.
+    /// Where the accepted Training-Key came from (`--root` only).
+    pub fn training_key_origin(&self) -> Option<&KeyOrigin> {
+        self.training_key_origin.as_ref()
+    }
+
+    /// The Custom Vision prediction URL for raw-image requests to `name` (of the `--work`
+    /// project; with `--root`, a template with `{projectId}`).
     pub fn prediction_url(&self, name: &str) -> String {
         prediction_url(
             &format!("http://{}", self.addr),
-            &self.state.project_id,
+            self.state.projects.single_id().unwrap_or("{projectId}"),
             name,
         )
     }
@@ -170,13 +215,20 @@ async fn watch(state: Arc<AppState>, every: Duration) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match state.live.refresh().await {
-            Ok(true) => state.metrics.published(state.live.current().names()),
-            Ok(false) => {}
-            Err(e) => {
-                state.metrics.reload_failed();
-                tracing::warn!(error = %e, "a new publish could not be loaded; still serving the previous models");
+        let mut changed = false;
+        for (project, live) in state.projects.all() {
+            match live.refresh().await {
+                Ok(c) => changed |= c,
+                Err(e) => {
+                    state.metrics.reload_failed();
+                    tracing::warn!(%project, error = %e, "a new publish could not be loaded; still serving the previous models");
+                }
             }
+        }
+        if changed {
+            state
+                .metrics
+                .published(state.projects.names().into_iter().map(|(_, n, i)| (n, i)));
         }
     }
 }
@@ -196,6 +248,7 @@ fn router(state: Arc<AppState>, max_body: usize) -> Router {
         .route("/quicktest.css", get(page::style))
         .route("/quicktest/info", get(page::info))
         .route("/healthz", get(healthz))
+        .merge(crate::training::router(Arc::clone(&state)))
         .route("/metrics", get(metrics))
         .fallback(|| async { ApiError::not_found() })
         .layer(DefaultBodyLimit::max(max_body + predict::MULTIPART_SLACK))
@@ -217,10 +270,10 @@ async fn record(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Re
 }
 
 async fn healthz(State(st): State<Arc<AppState>>) -> Response {
-    let names = st.live.current().names();
+    let names = st.projects.names();
     let body = serde_json::json!({
         "status": "ok",
-        "published": names.iter().map(|(n, i)| serde_json::json!({"name": n, "iteration": i})).collect::<Vec<_>>(),
+        "published": names.iter().map(|(p, n, i)| serde_json::json!({"project": p, "name": n, "iteration": i})).collect::<Vec<_>>(),
     });
     axum::Json(body).into_response()
 }
@@ -231,4 +284,17 @@ async fn metrics(State(st): State<Arc<AppState>>) -> Response {
         st.render_metrics(),
     )
         .into_response()
+}
+
+/// The secret that signs image URIs: a digest of the training keys, so it changes with them
+/// and is never the key itself.
+fn uri_secret(keys: &[String]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"kao image uri\0");
+    for k in keys {
+        h.update(k.as_bytes());
+        h.update([0]);
+    }
+    h.finalize().into()
 }

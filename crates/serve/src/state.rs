@@ -10,12 +10,16 @@ use crate::auth::Keys;
 use crate::error::ApiError;
 use crate::fetch::Fetcher;
 use crate::metrics::Metrics;
-use crate::model::Live;
+use crate::model::Projects;
 
 pub(crate) struct AppState {
-    pub project_id: String,
+    pub projects: Projects,
     pub keys: Keys,
-    pub live: Arc<Live>,
+    /// `Training-Key` values, when the server answers the Training API (`--root`).
+    pub training_keys: Option<Keys>,
+    /// Signs the image URIs the Training API hands out (derived from the training key), so
+    /// that a browser or `kao import` can fetch them without a header.
+    pub uri_secret: [u8; 32],
     pub metrics: Metrics,
     /// `None` when URL fetching is off.
     pub fetcher: Option<Fetcher>,
@@ -102,16 +106,18 @@ pub(crate) struct Limits {
 
 impl AppState {
     pub fn new(
-        project_id: String,
+        projects: Projects,
         keys: Keys,
-        live: Arc<Live>,
+        training_keys: Option<Keys>,
+        uri_secret: [u8; 32],
         fetcher: Option<Fetcher>,
         limits: Limits,
     ) -> Self {
         AppState {
-            project_id,
+            projects,
             keys,
-            live,
+            training_keys,
+            uri_secret,
             metrics: Metrics::new(),
             fetcher,
             max_body: limits.max_body,

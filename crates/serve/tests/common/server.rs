@@ -55,7 +55,7 @@ pub async fn start(work: &Path, tweak: impl FnOnce(&mut ServeConfig)) -> Running
     tweak(&mut config);
     let server = Server::bind(config).await.expect("server binds");
     let addr = server.local_addr();
-    let project = server.project_id().to_string();
+    let project = server.project_id().expect("a --work server").to_string();
     let (tx, rx) = oneshot::channel::<()>();
     let handle = tokio::spawn(server.run(async move {
         let _ = rx.await;
@@ -69,6 +69,7 @@ pub async fn start(work: &Path, tweak: impl FnOnce(&mut ServeConfig)) -> Running
 }
 
 pub fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .no_proxy()
         .build()
