@@ -15,6 +15,7 @@ mod ci;
 mod datasets;
 mod models;
 mod pipeline;
+mod usage;
 
 use clap::{Parser, Subcommand};
 

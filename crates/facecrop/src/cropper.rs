@@ -14,6 +14,7 @@ use kao_models::{
 
 use crate::align;
 use crate::config::{Alignment, CropConfig, DetectorKind, Pick};
+use crate::describe::ChipDescriber;
 use crate::error::Result;
 use crate::face::Face;
 use crate::warp;
@@ -86,15 +87,30 @@ pub enum Outcome {
 pub struct Cropper {
     nets: Arc<FaceNets>,
     config: CropConfig,
+    describer: Option<Arc<dyn ChipDescriber>>,
 }
 
 impl Cropper {
     pub fn new(nets: Arc<FaceNets>, config: CropConfig) -> Cropper {
-        Cropper { nets, config }
+        Cropper {
+            nets,
+            config,
+            describer: None,
+        }
+    }
+
+    /// Also computes each new chip's descriptor in the crop stage (see [`ChipDescriber`]).
+    pub fn with_describer(mut self, describer: Arc<dyn ChipDescriber>) -> Cropper {
+        self.describer = Some(describer);
+        self
     }
 
     pub fn config(&self) -> &CropConfig {
         &self.config
+    }
+
+    pub fn describer(&self) -> Option<&dyn ChipDescriber> {
+        self.describer.as_deref()
     }
 
     /// Every face scoring at least the threshold, with landmarks and chip transform,

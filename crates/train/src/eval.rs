@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use kao_dataset::{write_atomic, SplitPart, WorkDir};
 use kao_infer::{Classifier, Embedder, Predictor};
 
-use crate::cache::EmbeddingCache;
 use crate::data::Dataset;
 use crate::describe::{describe_chips, Described, Skipped};
 use crate::error::{Result, TrainError};
@@ -14,6 +13,7 @@ use crate::evaluate::{face_scores, score, Evaluation, FaceScore, UnknownFaces};
 use crate::report::write_report;
 use crate::train::{IterationMetrics, METRICS_FILE, REPORT_FILE};
 use crate::Event;
+use kao_dataset::EmbeddingCache;
 
 /// What to evaluate.
 #[derive(Debug, Clone)]

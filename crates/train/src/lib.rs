@@ -1,6 +1,5 @@
 #![doc = include_str!("../README.md")]
 
-mod cache;
 mod calibrate;
 mod config;
 mod data;
@@ -15,7 +14,6 @@ mod report;
 mod samples;
 mod train;
 
-pub use cache::{augment_key, chip_key, EmbeddingCache};
 pub use calibrate::{calibrate, calibrate_with, scores, Calibration, CalibrationSet, GAP_SHARE};
 pub use config::TrainConfig;
 pub use data::{is_negative, Dataset};
@@ -30,6 +28,7 @@ pub use evaluate::{
 };
 pub use heads::{fit, FitLog};
 pub use iterations::{list_iterations, IterationInfo};
+pub use kao_dataset::{augment_key, chip_key, EmbeddingCache};
 pub use metrics::{rejection_curve, Metrics, TagPerformance};
 pub use report::{describe_rule, write_report};
 pub use samples::{Rng, Samples};

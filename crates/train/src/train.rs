@@ -11,7 +11,6 @@ use kao_infer::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::cache::EmbeddingCache;
 use crate::calibrate::{calibrate, scores, Calibration};
 use crate::config::TrainConfig;
 use crate::data::{is_negative, Dataset};
@@ -22,6 +21,7 @@ use crate::heads::{fit, FitLog};
 use crate::report::write_report;
 use crate::samples::Samples;
 use crate::Event;
+use kao_dataset::EmbeddingCache;
 
 /// An iteration's metrics, in its folder.
 pub const METRICS_FILE: &str = "metrics.json";
