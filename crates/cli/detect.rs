@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use candle_core::Device;
-use image::{Rgb, RgbImage};
+use image::RgbImage;
 use kao_models::reference_pipeline::face_landmarks;
 use kao_models::{
     Detection, FaceLandmark68Net, SsdMobilenetV1, SsdOptions, TinyFaceDetector, TinyOptions,
@@ -14,6 +14,7 @@ use kao_models::{
 use serde::Serialize;
 
 use crate::args::Global;
+use crate::draw::{self, Canvas};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum DetectorKind {
@@ -37,7 +38,8 @@ pub struct DetectArgs {
     /// One JSON object per image per line instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// Write the image with boxes (and points) drawn; with several images, OUT-1.png, OUT-2.png, ….
+    /// Write the image with boxes, scores (and points) drawn; with several images, OUT-1.png,
+    /// OUT-2.png, …; the extension picks the format.
     #[arg(long, value_name = "OUT.png")]
     pub draw: Option<PathBuf>,
     /// Keep faces scoring above this (0–1).
@@ -124,10 +126,8 @@ pub fn run(_global: &Global, args: DetectArgs) -> anyhow::Result<ExitCode> {
         let result = detect_one(path, &detector, landmark_net.as_ref(), &device).and_then(
             |(image, faces)| {
                 if let Some(out) = &args.draw {
-                    let out = draw_path(out, i, args.images.len());
-                    draw(&image, &faces.faces)
-                        .save(&out)
-                        .with_context(|| format!("cannot write {}", out.display()))?;
+                    let out = draw::numbered(out, i, args.images.len());
+                    draw::save(&annotate(&image, &faces.faces), &out)?;
                 }
                 Ok(faces)
             },
@@ -206,53 +206,18 @@ fn print_rows(faces: &ImageFaces) {
     }
 }
 
-/// `OUT.png` for one input; `OUT-<i>.png` (from 1) for several.
-fn draw_path(out: &Path, index: usize, count: usize) -> PathBuf {
-    if count == 1 {
-        return out.to_path_buf();
-    }
-    let stem = out.file_stem().unwrap_or_default().to_string_lossy();
-    let ext = out
-        .extension()
-        .map_or("png".into(), |e| e.to_string_lossy());
-    out.with_file_name(format!("{stem}-{}.{ext}", index + 1))
-}
-
-/// A copy of `image` with each box outlined in green and each landmark a red dot; line
-/// width grows with the image so it stays visible on large photos.
-fn draw(image: &RgbImage, faces: &[Face]) -> RgbImage {
-    let mut out = image.clone();
-    let thick = (image.width().max(image.height()) / 400).max(2) as i64;
+/// A copy of `image` with each box outlined and labelled with its score, and each landmark
+/// a dot.
+fn annotate(image: &RgbImage, faces: &[Face]) -> RgbImage {
+    let mut canvas = Canvas::new(image);
     for f in faces {
         let b = &f.bbox;
-        let (x0, y0) = (b.x.round() as i64, b.y.round() as i64);
-        let (x1, y1) = (b.right().round() as i64, b.bottom().round() as i64);
-        let green = Rgb([0, 255, 0]);
-        fill(&mut out, x0, y0, x1, y0 + thick, green);
-        fill(&mut out, x0, y1 - thick, x1, y1, green);
-        fill(&mut out, x0, y0, x0 + thick, y1, green);
-        fill(&mut out, x1 - thick, y0, x1, y1, green);
+        let (x, y) = (b.x as f32, b.y as f32);
+        canvas.rect(x, y, b.width as f32, b.height as f32, draw::GREEN);
         for p in f.landmarks.iter().flatten() {
-            let (x, y) = (p[0].round() as i64, p[1].round() as i64);
-            fill(
-                &mut out,
-                x - thick / 2,
-                y - thick / 2,
-                x + thick - thick / 2,
-                y + thick - thick / 2,
-                Rgb([255, 0, 0]),
-            );
+            canvas.point(p[0], p[1], draw::RED);
         }
+        canvas.label(x, y, &format!("{:.2}", f.score), draw::GREEN);
     }
-    out
-}
-
-/// Paints the pixels in `[x0, x1) × [y0, y1)` that fall inside the image.
-fn fill(image: &mut RgbImage, x0: i64, y0: i64, x1: i64, y1: i64, colour: Rgb<u8>) {
-    let (w, h) = (i64::from(image.width()), i64::from(image.height()));
-    for y in y0.max(0)..y1.min(h) {
-        for x in x0.max(0)..x1.min(w) {
-            image.put_pixel(x as u32, y as u32, colour);
-        }
-    }
+    canvas.into_image()
 }

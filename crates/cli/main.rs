@@ -5,6 +5,7 @@ mod augment;
 mod crawl;
 mod crop;
 mod detect;
+mod draw;
 mod eval;
 mod import;
 mod inspect;

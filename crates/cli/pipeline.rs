@@ -14,6 +14,7 @@ use crate::args::Global;
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   kao pipeline                                   # pipeline.toml in this folder
+  kao pipeline --source-dir photos               # no pipeline.toml: photos/<person>/ are the tags
   kao pipeline --source-dir ../shared/datasets/lfw5 --serve
   kao pipeline --from train                      # retrain, re-evaluate, republish
 Stages: collect, crop, split, augment, train, evaluate, publish (docs/pipeline.md).")]

@@ -111,7 +111,9 @@ fn announce(server: &Server) {
         key_line("Training-Key", origin, "--training-key / KAO_TRAINING_KEY");
     }
     let published = server.published();
-    if published.is_empty() {
+    if published.is_empty() && server.project_id().is_none() {
+        println!("Published     nothing yet: publish an iteration through the Training API");
+    } else if published.is_empty() {
         println!("Published     nothing yet: run `kao publish N --name NAME`; it is picked up without a restart");
     }
     for (name, iteration) in published {

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::shared;
+use crate::{assert_drawn_in_boxes, shared};
 
 fn kao(work: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_kao"));
@@ -68,6 +68,22 @@ fn train_eval_predict_publish() {
     assert!(face["box"]["width"].as_f64().unwrap() > 20.0);
     assert_eq!(face["predictions"][0]["tagName"], "Tony_Blair", "{p}");
     assert!(face["unknown"].is_boolean());
+
+    // A group photo: the picked face only, or with --all-faces every face (SSD first finds
+    // the four people the tiny detector half misses), each drawn boxed and named.
+    let group = shared.join("datasets/multiface/faceapijs_bbt1.jpg");
+    let line = ok(kao(&work).args(["predict", "--json"]).arg(&group));
+    let p: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+    assert_eq!(p["faces"].as_array().unwrap().len(), 1, "{p}");
+    let drawn = dir.path().join("group.png");
+    let line = ok(kao(&work)
+        .args(["predict", "--json", "--all-faces", "--draw"])
+        .arg(&drawn)
+        .arg(&group));
+    let p: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+    let faces = p["faces"].as_array().unwrap();
+    assert_eq!(faces.len(), 4, "{p}");
+    assert_drawn_in_boxes(&group, &drawn, faces);
 
     ok(kao(&work).args(["publish", "1", "--name", "prod"]));
     let published: serde_json::Value =

@@ -192,6 +192,12 @@ async fn error_paths_answer_custom_vision_codes() {
     );
 
     // A tag with 4 images cannot be trained.
+    // (Tony_Blair's seventh photo has no face: the crop stage will reject it.)
+    let no_face = std::fs::read_dir(shared.join("datasets/nonface"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .min()
+        .unwrap();
     let four: Vec<_> = photos(&lfw5, "Colin_Powell", 1..4)
         .into_iter()
         .map(|p| (p, a.clone()))
@@ -200,6 +206,7 @@ async fn error_paths_answer_custom_vision_codes() {
                 .into_iter()
                 .map(|p| (p, b.clone())),
         )
+        .chain([(no_face, b.clone())])
         .collect();
     let (status, v) = api.upload(&project, &four).await;
     assert_eq!(status, 200, "{v}");
@@ -329,6 +336,22 @@ async fn error_paths_answer_custom_vision_codes() {
         .await;
     assert_eq!(faces["cropped"], true, "{faces}");
     assert_eq!(faces["faces"].as_array().unwrap().len(), 1, "{faces}");
+
+    // The photo without a face is listed with the crop's reason.
+    let rejected = api
+        .ok("GET", &format!("/projects/{project}/images/rejected"), None)
+        .await;
+    assert_eq!(rejected.as_array().unwrap().len(), 1, "{rejected}");
+    assert!(rejected[0]["rejectReason"].is_string(), "{rejected}");
+    assert_eq!(
+        api.ok(
+            "GET",
+            &format!("/projects/{project}/images/rejected/count"),
+            None
+        )
+        .await,
+        1
+    );
 
     // URL uploads are refused per image while the server does not fetch URLs.
     let (status, v) = api

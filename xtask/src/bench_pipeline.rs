@@ -27,7 +27,7 @@ pub fn run() -> anyhow::Result<()> {
     }
     let mut config = PipelineConfig::load("pipeline.toml".as_ref())
         .context("run from the repository root (pipeline.toml)")?
-        .with_source_dir(&lfw5);
+        .with_source_dir(&lfw5)?;
     config.work = work.clone();
 
     let timed = |config: &PipelineConfig, what: &str| -> anyhow::Result<f64> {

@@ -215,7 +215,7 @@ pub fn run() -> anyhow::Result<()> {
     let work = scratch.path().join("pipeline");
     let mut config = PipelineConfig::load("pipeline.toml".as_ref())
         .context("run from the repository root (pipeline.toml)")?
-        .with_source_dir(&lfw5);
+        .with_source_dir(&lfw5)?;
     config.work = work;
     let only = |from, until| RunOptions {
         from: Some(from),

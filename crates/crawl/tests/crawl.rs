@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use fixture::{jpeg, png, Server};
 use kao_crawl::{
-    crawl, no_progress, CrawlError, CrawlOptions, MinSize, Outcome, RawRecord, Source, TagJob,
+    crawl, no_progress, CrawlError, CrawlEvent, CrawlOptions, MinSize, Outcome, RawRecord, Source,
+    TagJob,
 };
 use kao_dataset::{read_manifest, WorkDir};
 
@@ -223,9 +224,26 @@ async fn site_crawl() {
             }],
         )]
     };
-    let summary = crawl(&work, &site(1), &options(&server), &no_progress)
+    // The README's site-crawl example, against the local site: every image's record is
+    // announced as it settles.
+    let settled = std::sync::Mutex::new(Vec::new());
+    let progress = |e: &CrawlEvent<'_>| {
+        if let CrawlEvent::Settled { record, .. } = e {
+            settled.lock().unwrap().push(record.source.clone());
+        }
+    };
+    let summary = crawl(&work, &site(1), &options(&server), &progress)
         .await
         .unwrap();
+    let mut announced = settled.into_inner().unwrap();
+    let mut recorded: Vec<String> = records(&work)
+        .into_iter()
+        .filter(|r| !r.page)
+        .map(|r| r.source)
+        .collect();
+    announced.sort();
+    recorded.sort();
+    assert_eq!(announced, recorded);
     let recs = by_path(&records(&work), &server);
     let kept: Vec<&str> = recs
         .iter()

@@ -1,5 +1,6 @@
 //! Detect → landmarks → alignment for one photo, with the networks loaded once.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use candle_core::Device;
@@ -33,14 +34,21 @@ pub struct FaceNets {
 }
 
 impl FaceNets {
-    /// Loads the shipped weights (checksums verified) onto `device`.
-    pub fn load(device: &Device) -> Result<FaceNets> {
+    /// Loads the two detectors and the landmark network from the face-api weight folder
+    /// `dir` (checksums verified against its `SHA256SUMS`) onto `device`.
+    pub fn from_dir(dir: &Path, device: &Device) -> Result<FaceNets> {
         Ok(FaceNets {
             device: device.clone(),
-            tiny: TinyFaceDetector::load_default(device)?,
-            ssd: SsdMobilenetV1::load_default(device)?,
-            landmarks: FaceLandmark68Net::load_default(device)?,
+            tiny: TinyFaceDetector::from_dir(dir, device)?,
+            ssd: SsdMobilenetV1::from_dir(dir, device)?,
+            landmarks: FaceLandmark68Net::from_dir(dir, device)?,
         })
+    }
+
+    /// [`FaceNets::from_dir`] on [`kao_models::default_model_dir`]: `$KAO_MODELS`, else the
+    /// Kao source tree's `models/face-api`.
+    pub fn load(device: &Device) -> Result<FaceNets> {
+        FaceNets::from_dir(&kao_models::default_model_dir(), device)
     }
 }
 

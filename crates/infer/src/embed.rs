@@ -1,5 +1,7 @@
 //! Chips to descriptors through the recognition network.
 
+use std::path::Path;
+
 use candle_core::{Device, Tensor};
 use image::RgbImage;
 use kao_models::{FaceRecognitionNet, ModelError};
@@ -21,16 +23,23 @@ pub struct Embedder {
 }
 
 impl Embedder {
-    /// Loads the bundled weights (checksums verified) on the CPU.
-    pub fn load_default() -> Result<Embedder> {
+    /// Loads the recognition network from the face-api weight folder `dir` (checksums
+    /// verified against its `SHA256SUMS`) on the CPU.
+    pub fn from_dir(dir: &Path) -> Result<Embedder> {
         let device = Device::Cpu;
-        let net = FaceRecognitionNet::load_default(&device)?;
+        let net = FaceRecognitionNet::from_dir(dir, &device)?;
         let sha256 = net.weights_sha256().unwrap_or_default().to_string();
         Ok(Embedder {
             net,
             sha256,
             device,
         })
+    }
+
+    /// [`Embedder::from_dir`] on [`kao_models::default_model_dir`]: `$KAO_MODELS`, else the
+    /// Kao source tree's `models/face-api`.
+    pub fn load_default() -> Result<Embedder> {
+        Embedder::from_dir(&kao_models::default_model_dir())
     }
 
     pub fn id(&self) -> &'static str {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use candle_core::Device;
 use image::RgbImage;
 use kao_dataset::BoxF;
-use kao_facecrop::{Cropper, FaceNets, Pick};
+use kao_facecrop::{CropConfig, Cropper, FaceNets, Pick};
 
 use crate::artifact::ModelArtifact;
 use crate::classifier::{Classification, Classifier, TagProbability};
@@ -31,16 +31,19 @@ pub struct FacePrediction {
 pub struct Predictor {
     classifier: Classifier,
     embedder: Embedder,
+    /// The artifact's crop settings: the detector order the training photos were cut with.
     cropper: Cropper,
+    /// The same settings with the detector order that finds the most faces.
+    all_faces: Cropper,
 }
 
 impl Predictor {
-    /// Loads an iteration folder (`W/iterations/<n>`) and the face networks, checking the
-    /// artifact's version and checksums, and that the bundled recognition weights are the
-    /// ones the head was trained on.
-    pub fn load(iteration_dir: &Path) -> Result<Predictor> {
+    /// Loads an iteration folder (`W/iterations/<n>`) and the face networks from the
+    /// face-api weight folder `model_dir`, checking the artifact's version and checksums,
+    /// and that the recognition weights are the ones the head was trained on.
+    pub fn from_dir(iteration_dir: &Path, model_dir: &Path) -> Result<Predictor> {
         let classifier = Classifier::load(iteration_dir)?;
-        let embedder = Embedder::load_default()?;
+        let embedder = Embedder::from_dir(model_dir)?;
         let expected = &classifier.artifact().embedding;
         if expected.sha256 != embedder.sha256() {
             return Err(InferError::Checksum {
@@ -49,13 +52,26 @@ impl Predictor {
                 found: format!("{} {}", embedder.id(), embedder.sha256()),
             });
         }
-        let nets = FaceNets::load(&Device::Cpu)?;
-        let cropper = Cropper::new(Arc::new(nets), classifier.artifact().crop.clone());
+        let nets = Arc::new(FaceNets::from_dir(model_dir, &Device::Cpu)?);
+        let trained = classifier.artifact().crop.clone();
+        let most = CropConfig::for_pick(Pick::All);
+        let all_faces = CropConfig {
+            detector: most.detector,
+            fallback: most.fallback,
+            ..trained.clone()
+        };
         Ok(Predictor {
+            cropper: Cropper::new(Arc::clone(&nets), trained),
+            all_faces: Cropper::new(nets, all_faces),
             classifier,
             embedder,
-            cropper,
         })
+    }
+
+    /// [`Predictor::from_dir`] with the face networks of [`kao_models::default_model_dir`]:
+    /// `$KAO_MODELS`, else the Kao source tree's `models/face-api`.
+    pub fn load(iteration_dir: &Path) -> Result<Predictor> {
+        Predictor::from_dir(iteration_dir, &kao_models::default_model_dir())
     }
 
     pub fn artifact(&self) -> &ModelArtifact {
@@ -80,12 +96,27 @@ impl Predictor {
             .collect())
     }
 
-    /// Every face of the image, in detector order, with the artifact's crop settings:
-    /// the chips are cut exactly as the training chips were.
+    /// The faces of the image found with the artifact's crop settings, in detector order:
+    /// the detector order the training photos were cut with (tiny first by default, SSD
+    /// where tiny finds none), and chips cut exactly as the training chips were. This is
+    /// what the prediction service answers; it finds the main face of a portrait fast, but
+    /// can miss small faces of a group photo.
     pub fn predict(&self, image: &RgbImage) -> Result<Vec<FacePrediction>> {
-        let faces = self.cropper.faces(image)?;
+        self.predict_with(&self.cropper, image)
+    }
+
+    /// Every face of the image: the artifact's crop settings, but with the detector order
+    /// that finds the most faces (SSD first, tiny where SSD finds none, as `kao crop --pick
+    /// all`). Slower than [`Predictor::predict`] on most photos, SSD being the larger
+    /// network (docs/crop.md gives the cost).
+    pub fn predict_all_faces(&self, image: &RgbImage) -> Result<Vec<FacePrediction>> {
+        self.predict_with(&self.all_faces, image)
+    }
+
+    fn predict_with(&self, cropper: &Cropper, image: &RgbImage) -> Result<Vec<FacePrediction>> {
+        let faces = cropper.faces(image)?;
         let picked = kao_facecrop::pick(&faces, image.width(), image.height(), Pick::Center);
-        let chips: Vec<RgbImage> = faces.iter().map(|f| self.cropper.chip(image, f)).collect();
+        let chips: Vec<RgbImage> = faces.iter().map(|f| cropper.chip(image, f)).collect();
         let classes = self.predict_chips(&chips)?;
         Ok(faces
             .into_iter()

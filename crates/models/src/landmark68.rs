@@ -5,13 +5,15 @@
 //! in Howard et al., "MobileNets", 2017) regressing the 136 coordinates directly; trained by
 //! Vincent Mühler for face-api.js. Points follow the iBUG 300-W 68-point scheme.
 
+use std::path::Path;
+
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 
 use crate::blocks::{dense_block, DenseBlock};
 use crate::error::{ModelError, Result};
 use crate::ops::pool::AvgPool;
-use crate::{default_model_dir, Weights};
+use crate::Weights;
 
 /// Side of the square input the landmark nets expect.
 pub const INPUT_SIZE: usize = 112;
@@ -41,12 +43,19 @@ impl FaceLandmark68Net {
         })
     }
 
-    /// Loads `face_landmark_68_model` from [`default_model_dir`] (checksums verified).
-    pub fn load_default(device: &Device) -> Result<Self> {
-        let weights = Weights::load(&default_model_dir(), "face_landmark_68_model", device)?;
+    /// Loads `face_landmark_68_model` from the face-api weight folder `dir` (checksums verified against
+    /// its `SHA256SUMS`) onto `device`.
+    pub fn from_dir(dir: &Path, device: &Device) -> Result<Self> {
+        let weights = Weights::load(dir, "face_landmark_68_model", device)?;
         let mut net = Self::load(weights.var_builder(device))?;
         net.sha256 = Some(weights.sha256().to_string());
         Ok(net)
+    }
+
+    /// [`Self::from_dir`] on [`crate::default_model_dir`]: `$KAO_MODELS`, else the Kao
+    /// source tree's `models/face-api`.
+    pub fn load_default(device: &Device) -> Result<Self> {
+        Self::from_dir(&crate::default_model_dir(), device)
     }
 
     /// The device the weights live on (inputs must be there too).
@@ -54,7 +63,7 @@ impl FaceLandmark68Net {
         self.fc.weight().device()
     }
 
-    /// SHA-256 of the weight shards, when loaded through [`Self::load_default`].
+    /// SHA-256 of the weight shards, when loaded through [`Self::from_dir`] or [`Self::load_default`].
     pub fn weights_sha256(&self) -> Option<&str> {
         self.sha256.as_deref()
     }

@@ -5,6 +5,8 @@
 //! 2017), 32/64/128 channels, about a tenth of the full net's work. Same input and output
 //! conventions as [`crate::landmark68::FaceLandmark68Net`].
 
+use std::path::Path;
+
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 
@@ -12,7 +14,7 @@ use crate::blocks::{dense_block, DenseBlock};
 use crate::error::Result;
 use crate::landmark68::{fully_connected, MEAN_RGB};
 use crate::ops::pool::AvgPool;
-use crate::{default_model_dir, Weights};
+use crate::Weights;
 
 /// The network: raw 0–255 RGB `[N, 3, 112, 112]` in, `[N, 136]` relative coordinates out.
 #[derive(Debug, Clone)]
@@ -35,12 +37,19 @@ impl FaceLandmark68TinyNet {
         })
     }
 
-    /// Loads `face_landmark_68_tiny_model` from [`default_model_dir`] (checksums verified).
-    pub fn load_default(device: &Device) -> Result<Self> {
-        let weights = Weights::load(&default_model_dir(), "face_landmark_68_tiny_model", device)?;
+    /// Loads `face_landmark_68_tiny_model` from the face-api weight folder `dir` (checksums verified against
+    /// its `SHA256SUMS`) onto `device`.
+    pub fn from_dir(dir: &Path, device: &Device) -> Result<Self> {
+        let weights = Weights::load(dir, "face_landmark_68_tiny_model", device)?;
         let mut net = Self::load(weights.var_builder(device))?;
         net.sha256 = Some(weights.sha256().to_string());
         Ok(net)
+    }
+
+    /// [`Self::from_dir`] on [`crate::default_model_dir`]: `$KAO_MODELS`, else the Kao
+    /// source tree's `models/face-api`.
+    pub fn load_default(device: &Device) -> Result<Self> {
+        Self::from_dir(&crate::default_model_dir(), device)
     }
 
     /// The device the weights live on (inputs must be there too).
@@ -48,7 +57,7 @@ impl FaceLandmark68TinyNet {
         self.fc.weight().device()
     }
 
-    /// SHA-256 of the weight shards, when loaded through [`Self::load_default`].
+    /// SHA-256 of the weight shards, when loaded through [`Self::from_dir`] or [`Self::load_default`].
     pub fn weights_sha256(&self) -> Option<&str> {
         self.sha256.as_deref()
     }

@@ -6,12 +6,14 @@
 //! batch norm folded into per-channel scale layers. Descriptors of the same person lie
 //! within about 0.6 Euclidean distance.
 
+use std::path::Path;
+
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 
 use crate::error::Result;
 use crate::ops::{pool, Conv2d, Padding};
-use crate::{default_model_dir, Weights};
+use crate::Weights;
 
 /// Side of the square input the net expects.
 pub const INPUT_SIZE: usize = 150;
@@ -149,12 +151,19 @@ impl FaceRecognitionNet {
         })
     }
 
-    /// Loads `face_recognition_model` from [`default_model_dir`] (checksums verified).
-    pub fn load_default(device: &Device) -> Result<Self> {
-        let weights = Weights::load(&default_model_dir(), "face_recognition_model", device)?;
+    /// Loads `face_recognition_model` from the face-api weight folder `dir` (checksums verified against
+    /// its `SHA256SUMS`) onto `device`.
+    pub fn from_dir(dir: &Path, device: &Device) -> Result<Self> {
+        let weights = Weights::load(dir, "face_recognition_model", device)?;
         let mut net = Self::load(weights.var_builder(device))?;
         net.sha256 = Some(weights.sha256().to_string());
         Ok(net)
+    }
+
+    /// [`Self::from_dir`] on [`crate::default_model_dir`]: `$KAO_MODELS`, else the Kao
+    /// source tree's `models/face-api`.
+    pub fn load_default(device: &Device) -> Result<Self> {
+        Self::from_dir(&crate::default_model_dir(), device)
     }
 
     /// The device the weights live on (inputs must be there too).
@@ -162,7 +171,7 @@ impl FaceRecognitionNet {
         self.fc.device()
     }
 
-    /// SHA-256 of the weight shards, when loaded through [`Self::load_default`].
+    /// SHA-256 of the weight shards, when loaded through [`Self::from_dir`] or [`Self::load_default`].
     pub fn weights_sha256(&self) -> Option<&str> {
         self.sha256.as_deref()
     }

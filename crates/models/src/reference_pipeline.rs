@@ -123,13 +123,19 @@ pub struct ReferencePipeline {
 }
 
 impl ReferencePipeline {
-    pub fn load_default(device: &Device) -> Result<Self> {
+    /// The three networks from the face-api weight folder `dir`.
+    pub fn from_dir(dir: &std::path::Path, device: &Device) -> Result<Self> {
         Ok(ReferencePipeline {
-            ssd: SsdMobilenetV1::load_default(device)?,
-            landmarks: FaceLandmark68Net::load_default(device)?,
-            recognition: FaceRecognitionNet::load_default(device)?,
+            ssd: SsdMobilenetV1::from_dir(dir, device)?,
+            landmarks: FaceLandmark68Net::from_dir(dir, device)?,
+            recognition: FaceRecognitionNet::from_dir(dir, device)?,
             device: device.clone(),
         })
+    }
+
+    /// [`Self::from_dir`] on [`crate::default_model_dir`].
+    pub fn load_default(device: &Device) -> Result<Self> {
+        Self::from_dir(&crate::default_model_dir(), device)
     }
 
     /// See [`face_landmarks`].

@@ -6,6 +6,8 @@
 //! Object Detection API: 512×512 input, six box predictors on 32², 16², 8², 4², 2² and 1²
 //! feature maps, 5118 anchors.
 
+use std::path::Path;
+
 use candle_core::{Device, Module, Tensor, D};
 use candle_nn::VarBuilder;
 use image::RgbImage;
@@ -247,10 +249,17 @@ impl SsdMobilenetV1 {
         })
     }
 
-    /// Loads the weights shipped in [`crate::default_model_dir`] onto `device`.
-    pub fn load_default(device: &Device) -> Result<Self> {
-        let weights = Weights::load(&crate::default_model_dir(), "ssd_mobilenetv1_model", device)?;
+    /// Loads `ssd_mobilenetv1_model` from the face-api weight folder `dir` (checksums verified against
+    /// its `SHA256SUMS`) onto `device`.
+    pub fn from_dir(dir: &Path, device: &Device) -> Result<Self> {
+        let weights = Weights::load(dir, "ssd_mobilenetv1_model", device)?;
         Self::load(weights.var_builder(device))
+    }
+
+    /// [`Self::from_dir`] on [`crate::default_model_dir`]: `$KAO_MODELS`, else the Kao
+    /// source tree's `models/face-api`.
+    pub fn load_default(device: &Device) -> Result<Self> {
+        Self::from_dir(&crate::default_model_dir(), device)
     }
 
     /// `x`: `[N, 3, 512, 512]` RGB, raw 0–255 values.

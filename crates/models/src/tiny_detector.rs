@@ -7,6 +7,8 @@
 //! five separable convolutions each followed by a 2×2 max pool, and a 1×1 head predicting
 //! five anchor boxes per cell of a `size/32` grid.
 
+use std::path::Path;
+
 use candle_core::{Device, Module, Tensor};
 use candle_nn::VarBuilder;
 use image::RgbImage;
@@ -126,14 +128,17 @@ impl TinyFaceDetector {
         })
     }
 
-    /// Loads the weights shipped in [`crate::default_model_dir`] onto `device`.
-    pub fn load_default(device: &Device) -> Result<Self> {
-        let weights = Weights::load(
-            &crate::default_model_dir(),
-            "tiny_face_detector_model",
-            device,
-        )?;
+    /// Loads `tiny_face_detector_model` from the face-api weight folder `dir` (checksums verified against
+    /// its `SHA256SUMS`) onto `device`.
+    pub fn from_dir(dir: &Path, device: &Device) -> Result<Self> {
+        let weights = Weights::load(dir, "tiny_face_detector_model", device)?;
         Self::load(weights.var_builder(device))
+    }
+
+    /// [`Self::from_dir`] on [`crate::default_model_dir`]: `$KAO_MODELS`, else the Kao
+    /// source tree's `models/face-api`.
+    pub fn load_default(device: &Device) -> Result<Self> {
+        Self::from_dir(&crate::default_model_dir(), device)
     }
 
     /// `x`: `[N, 3, S, S]` RGB, raw 0–255 values, S a multiple of 32. Returns the raw grid

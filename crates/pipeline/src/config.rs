@@ -392,14 +392,51 @@ impl PipelineConfig {
         }
     }
 
-    /// Every tag's sources replaced by the folder `dir/<tag>/` (offline runs).
-    pub fn with_source_dir(mut self, dir: &Path) -> PipelineConfig {
+    /// Every setting at its default and no tags yet: what `--source-dir DIR` runs with when
+    /// there is no config file. The work dir is `work` in the current folder; messages name
+    /// `source_dir` as their origin.
+    pub fn defaults(source_dir: &Path) -> PipelineConfig {
+        PipelineConfig::parse("", Path::new("."), source_dir).expect("the empty config is valid")
+    }
+
+    /// `dir/<tag>/` as the only source of every listed tag (offline runs). A config that
+    /// lists no tags takes `dir`'s sub-folders as its tags, named as the folders are.
+    pub fn with_source_dir(mut self, dir: &Path) -> Result<PipelineConfig> {
+        let folders = tag_folders(dir)?;
+        if self.tags.is_empty() {
+            self.tags = folders
+                .iter()
+                .map(|name| TagConfig {
+                    name: Spanned::new(0..0, name.clone()),
+                    sources: Vec::new(),
+                })
+                .collect();
+        }
+        let missing: Vec<&str> = self
+            .tags
+            .iter()
+            .map(|t| t.name.get_ref().as_str())
+            .filter(|name| !folders.iter().any(|f| f == name))
+            .collect();
+        if !missing.is_empty() {
+            return Err(PipelineError::Config {
+                path: self.origin.clone(),
+                message: format!(
+                    "--source-dir {}: no sub-folder for {} {} (its sub-folders: {}; a config \
+                     without [[tags]] takes them as the tags)",
+                    dir.display(),
+                    if missing.len() == 1 { "tag" } else { "tags" },
+                    missing.join(", "),
+                    folders.join(", ")
+                ),
+            });
+        }
         for tag in &mut self.tags {
             tag.sources = vec![Source::Dir {
                 path: dir.join(tag.name.get_ref()),
             }];
         }
-        self
+        Ok(self)
     }
 
     pub fn tag_names(&self) -> Vec<String> {
@@ -477,6 +514,40 @@ impl PipelineConfig {
             .clone()
             .unwrap_or_else(|| DEFAULT_PUBLISH_NAME.to_string())
     }
+}
+
+/// The sub-folders of `dir` that can be tags, sorted by name: folders (or links to
+/// folders) whose names do not start with a dot. Files beside them are not photos of
+/// anyone in particular and are left out; a folder name that cannot be a tag is an error.
+fn tag_folders(dir: &Path) -> Result<Vec<String>> {
+    let err = |message: String| PipelineError::Config {
+        path: dir.to_path_buf(),
+        message,
+    };
+    let entries = std::fs::read_dir(dir).map_err(|e| err(format!("cannot list: {e}")))?;
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| err(format!("cannot list: {e}")))?;
+        let name = entry.file_name();
+        if name.as_encoded_bytes().starts_with(b".") || !entry.path().is_dir() {
+            continue;
+        }
+        let name = name.into_string().map_err(|n| {
+            err(format!(
+                "sub-folder {n:?} cannot be a tag: its name is not UTF-8"
+            ))
+        })?;
+        kao_dataset::validate_tag(&name)
+            .map_err(|e| err(format!("sub-folder {name:?} cannot be a tag: {e}")))?;
+        names.push(name);
+    }
+    if names.is_empty() {
+        return Err(err(
+            "no sub-folders: put each person's photos in a sub-folder named after them".into(),
+        ));
+    }
+    names.sort();
+    Ok(names)
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -562,7 +633,6 @@ mod tests {
         c.validate().unwrap();
         let e = c
             .with_source_dir(&dir.path().join("elsewhere"))
-            .validate()
             .unwrap_err()
             .to_string();
         assert!(e.contains("elsewhere"), "{e}");
@@ -574,16 +644,75 @@ mod tests {
         assert!(e.contains("no [[tags]]"), "{e}");
     }
 
+    /// `root/<name>/` for each name, plus a loose file and a hidden folder.
+    fn person_folders(names: &[&str]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for name in names {
+            std::fs::create_dir(dir.path().join(name)).unwrap();
+        }
+        std::fs::create_dir(dir.path().join(".thumbnails")).unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "not a person").unwrap();
+        dir
+    }
+
     #[test]
-    fn source_dir_replaces_every_source() {
+    fn source_dir_replaces_the_sources_of_the_listed_tags() {
+        let photos = person_folders(&["a", "b"]);
         let c = parse("[[tags]]\nname = \"a\"\n[[tags.sources]]\nkind = \"bing\"\nquery = \"a\"\n")
             .unwrap()
-            .with_source_dir(Path::new("/photos"));
+            .with_source_dir(photos.path())
+            .unwrap();
+        assert_eq!(c.tag_names(), ["a"]);
         assert_eq!(
             c.jobs()[0].sources,
             vec![Source::Dir {
-                path: "/photos/a".into()
+                path: photos.path().join("a")
             }]
         );
+        // A listed tag without its folder names the tag and what is there.
+        let e = parse("[[tags]]\nname = \"George_W_Bush\"\n")
+            .unwrap()
+            .with_source_dir(photos.path())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("George_W_Bush") && e.contains("a, b"), "{e}");
+    }
+
+    #[test]
+    fn without_tags_the_source_dir_sub_folders_are_the_tags() {
+        let photos = person_folders(&["Zoë Ångström", "Bob", "alice"]);
+        let c = PipelineConfig::defaults(photos.path())
+            .with_source_dir(photos.path())
+            .unwrap();
+        assert_eq!(c.tag_names(), ["Bob", "Zoë Ångström", "alice"]);
+        assert_eq!(c.work, Path::new("./work"));
+        assert_eq!(c.publish_name(), DEFAULT_PUBLISH_NAME);
+        c.validate().unwrap();
+        // A settings-only file does the same, keeping its settings.
+        let c = parse("[train]\nhead = \"mlp\"\n")
+            .unwrap()
+            .with_source_dir(photos.path())
+            .unwrap();
+        assert_eq!(c.tags.len(), 3);
+        assert_eq!(c.train.head, Some(HeadKind::Mlp));
+    }
+
+    #[test]
+    fn a_source_dir_without_usable_sub_folders_is_an_error_naming_it() {
+        let empty = person_folders(&[]);
+        let e = PipelineConfig::defaults(empty.path())
+            .with_source_dir(empty.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(&empty.path().display().to_string()) && e.contains("no sub-folders"),
+            "{e}"
+        );
+        let missing = empty.path().join("nowhere");
+        let e = PipelineConfig::defaults(&missing)
+            .with_source_dir(&missing)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("nowhere") && e.contains("cannot list"), "{e}");
     }
 }

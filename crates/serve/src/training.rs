@@ -612,7 +612,7 @@ async fn images_untagged_count(
 }
 
 /// Kao: the images the latest training's crop stage rejected (no face, low score, …),
-/// newest first, each with `kaoRejectReason` and `kaoRejectDetail`.
+/// newest first, each with `rejectReason` and `rejectDetail` (as `…/images/{id}/faces`).
 async fn images_rejected(
     State(st): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -631,8 +631,8 @@ async fn images_rejected(
         .iter()
         .map(|r| {
             let mut v = uris.image(&project, &r.image);
-            v["kaoRejectReason"] = json!(r.reason);
-            v["kaoRejectDetail"] = json!(r.detail);
+            v["rejectReason"] = json!(r.reason);
+            v["rejectDetail"] = json!(r.detail);
             v
         })
         .collect::<Vec<_>>())

@@ -407,7 +407,7 @@ async fn studio_end_to_end() {
     let why = browser.text(&state).await;
     let reason = api
         .get(&format!("/projects/{project}/images/rejected"))
-        .await[0]["kaoRejectReason"]
+        .await[0]["rejectReason"]
         .clone();
     assert!(why.starts_with("Not trained on:"), "{why}");
     assert!(reason == "no_face" || reason == "low_score", "{reason}");

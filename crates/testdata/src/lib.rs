@@ -64,6 +64,27 @@ pub fn lfw5_photo(person: &str, n: u32) -> Option<PathBuf> {
     Some(lfw5()?.join(person).join(format!("{person}_{n:04}.jpg")))
 }
 
+/// `to/<person>/`: copies of the first `per_person` photos (by name) of each lfw5 person, a
+/// small folder-per-person tree for tests and examples; `None` without the shared data.
+pub fn lfw5_sample(to: &Path, people: &[&str], per_person: usize) -> Option<PathBuf> {
+    let lfw5 = lfw5()?;
+    for person in people {
+        let from = lfw5.join(person);
+        let mut photos: Vec<PathBuf> = std::fs::read_dir(&from)
+            .unwrap_or_else(|e| panic!("{}: {e}", from.display()))
+            .map(|e| e.expect("a readable folder entry").path())
+            .collect();
+        photos.sort();
+        let dest = to.join(person);
+        std::fs::create_dir_all(&dest).unwrap_or_else(|e| panic!("{}: {e}", dest.display()));
+        for p in photos.iter().take(per_person) {
+            let name = p.file_name().expect("a file name");
+            std::fs::copy(p, dest.join(name)).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        }
+    }
+    Some(to.to_path_buf())
+}
+
 fn required(dir: PathBuf) -> Option<PathBuf> {
     if dir.is_dir() {
         return Some(dir);

@@ -86,19 +86,19 @@ pub fn run(ctx: &Ctx) -> Result<(StageReport, serde_json::Value)> {
             *report.rejects.entry(reason.clone()).or_default() += n;
         }
     }
-    let empty: Vec<&str> = summary
+    let empty: Vec<String> = summary
         .tags
         .iter()
         .filter(|t| t.total_kept == 0)
-        .map(|t| t.tag.as_str())
+        .map(|t| no_photo(ctx, t))
         .collect();
     if !empty.is_empty() {
         // A tag without photos cannot be learnt; going on would only fail later, less clearly.
         return Err(PipelineError::input(
             STAGE,
             format!(
-                "no image collected for {}: every item was rejected or no source answered (reasons in {})",
-                empty.join(", "),
+                "{} (reasons per item in {})",
+                empty.join("; "),
                 ctx.work.raw_manifest().display()
             ),
         ));
@@ -109,4 +109,45 @@ pub fn run(ctx: &Ctx) -> Result<(StageReport, serde_json::Value)> {
         summary.tags.iter().map(|t| t.skipped).sum::<usize>()
     );
     Ok((report, serde_json::Value::Null))
+}
+
+/// Why `tag` has no photo, naming its folders (or its other sources) and what this run
+/// dropped there.
+fn no_photo(ctx: &Ctx, tag: &kao_crawl::TagSummary) -> String {
+    let sources = ctx
+        .config
+        .tags
+        .iter()
+        .find(|t| t.name.get_ref() == &tag.tag)
+        .map(|t| t.sources.as_slice())
+        .unwrap_or_default();
+    let folders: Vec<String> = sources
+        .iter()
+        .filter_map(|s| match s {
+            Source::Dir { path } => Some(path.display().to_string()),
+            _ => None,
+        })
+        .collect();
+    let place = if folders.len() == sources.len() && !folders.is_empty() {
+        format!("no usable photo in {}", folders.join(", "))
+    } else {
+        "no image collected from its sources".to_string()
+    };
+    let mut dropped: Vec<String> = tag
+        .rejected
+        .iter()
+        .map(|(reason, n)| format!("{n} {reason}"))
+        .collect();
+    if tag.duplicates > 0 {
+        dropped.push(format!("{} duplicate", tag.duplicates));
+    }
+    if tag.skipped > 0 {
+        dropped.push(format!("{} rejected by an earlier run", tag.skipped));
+    }
+    let why = if dropped.is_empty() {
+        "no image file found".to_string()
+    } else {
+        format!("dropped: {}", dropped.join(", "))
+    };
+    format!("tag {:?}: {place} ({why})", tag.tag)
 }

@@ -100,14 +100,15 @@ export async function render(ctx) {
 
   // ---- upload ----
   const looseSelect = h("select", { id: "loose-tag", onchange: (e) => (loose = e.target.value) });
-  const filesInput = h("input", { type: "file", multiple: true, id: "file-input" });
-  const folderInput = h("input", { type: "file", multiple: true, webkitdirectory: true, id: "folder-input" });
+  // The inputs are visually hidden but focusable; their labels are the controls.
+  const filesInput = h("input", { type: "file", multiple: true, id: "file-input", class: "sr" });
+  const folderInput = h("input", { type: "file", multiple: true, webkitdirectory: true, id: "folder-input", class: "sr" });
   const reportSlot = h("div", { id: "upload-slot" });
   const drop = h("section", { class: "drop", id: "drop", "aria-label": t("photos.dropLabel") },
     h("div", { class: "row pickers" },
       h("strong", { class: "drop-title" }, t("photos.drop")),
-      h("label", { class: "button" }, filesInput, h("span", {}, t("photos.chooseFiles"))),
-      h("label", { class: "button" }, folderInput, h("span", {}, t("photos.chooseFolder"))),
+      filesInput, h("label", { class: "button", for: "file-input" }, t("photos.chooseFiles")),
+      folderInput, h("label", { class: "button", for: "folder-input" }, t("photos.chooseFolder")),
       h("label", { class: "inline" }, h("span", {}, t("photos.looseTag")), looseSelect)),
     h("p", { class: "muted small" }, t("photos.dropHelp", { limit: bytes(server.maxImageBytes), batch: server.maxBatchImages })));
 
@@ -249,7 +250,7 @@ export async function render(ctx) {
   }
 
   function caption(img) {
-    if (img.kaoRejectReason) return h("div", { class: "cap bad" }, reasonText(t, img.kaoRejectReason));
+    if (img.rejectReason) return h("div", { class: "cap bad" }, reasonText(t, img.rejectReason));
     const names = (img.tags || []).map((x) => x.tagName).join(", ");
     return h("div", { class: "cap" }, names || t("photos.untaggedOne"));
   }

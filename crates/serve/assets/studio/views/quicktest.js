@@ -12,7 +12,8 @@ const PREDICTION_KEY = "kao.predictionKey";
 export async function render(ctx) {
   const { main, t } = ctx;
   const status = statusLine("status");
-  const file = h("input", { type: "file", id: "file", accept: "image/*" });
+  // The input is visually hidden but focusable; its label is the control people see.
+  const file = h("input", { type: "file", id: "file", accept: "image/*", class: "sr" });
   const link = h("input", { type: "url", id: "image-url", placeholder: "https://example.org/photo.jpg" });
   const stage = h("div", { class: "stage", id: "stage", hidden: true });
   const photo = h("img", { id: "photo", alt: t("qt.photoAlt") });
@@ -171,7 +172,7 @@ export async function render(ctx) {
 
   const drop = h("section", { class: "card stack", id: "drop" },
     h("div", { class: "row pickers" },
-      h("label", { class: "button primary" }, file, h("span", {}, t("qt.chooseFile"))),
+      file, h("label", { class: "button primary", for: "file" }, t("qt.chooseFile")),
       camera, snap),
     urlForm,
     h("p", { class: "muted", id: "limit" }, t("qt.limit", { limit: bytes(limit) })),
