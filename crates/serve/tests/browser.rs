@@ -85,7 +85,10 @@ async fn quick_test_page_shows_the_top_tag_of_an_uploaded_photo() {
     browser.quit().await;
     server.stop().await;
 
-    assert_eq!(before["images"], 0, "an image shows before upload: {before}");
+    assert_eq!(
+        before["images"], 0,
+        "an image shows before upload: {before}"
+    );
     assert_eq!(
         (before["inputs"].as_u64(), before["labels"].as_u64()),
         (Some(0), Some(1)),

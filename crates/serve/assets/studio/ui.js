@@ -1,6 +1,6 @@
 // Small DOM helpers shared by the views: element building, status lines, dialogs, numbers.
 
-import { t } from "./i18n.js";
+import { t, lang } from "./i18n.js";
 
 /// h("button", {class: "primary", onclick}, "text", child…): an element. Attributes that
 /// start with "on" are listeners; `dataset` and `style` objects are assigned; false,
@@ -68,7 +68,7 @@ export function bytes(n) {
 export function when(iso) {
   if (!iso) return "";
   const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString();
+  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString(lang() === "ja" ? "ja-JP" : undefined);
 }
 
 const dialog = () => document.getElementById("dialog");

@@ -45,11 +45,12 @@ export async function render(ctx) {
     h("aside", { class: "card" }, h("h2", {}, t("perf.iterations")), list),
     h("section", { class: "stack" },
       h("div", { class: "card stack" },
-        h("h1", {}, chosen.name, " ", h("span", { class: "muted" }, when(chosen.trainedAt))),
+        h("h1", {}, chosen.name, " ", h("small", { class: "muted" }, when(chosen.trainedAt))),
         h("div", { class: "slider" },
           h("label", { for: "threshold" }, t("perf.threshold")), slider, shown),
-        h("p", { class: "muted" }, t("perf.thresholdHelp")),
-        h("label", { class: "field" }, t("perf.compare"), compare),
+        h("div", { class: "row between" },
+          h("p", { class: "muted small grow" }, t("perf.thresholdHelp")),
+          h("label", { class: "inline" }, h("span", {}, t("perf.compare")), compare)),
         status),
       body)));
 

@@ -15,7 +15,7 @@ const RETRY_MS = [1000, 2000, 4000, 8000, 16000];
 /// How long the server may stay unreachable before the upload stops trying.
 const GIVE_UP_MS = 30000;
 /// Batches in flight at once.
-const PARALLEL = 2;
+const PARALLEL = 3;
 /// Most bytes in one batch (a batch also holds at most the server's image count).
 const BATCH_BYTES = 24 * 1048576;
 
@@ -88,6 +88,8 @@ export class Upload {
     assignTags(files);
     this.files = files;
     this.done = 0;
+    // Running from the start: tags are made before the first batch goes.
+    this.running = true;
     this.render();
     // Tags for folders that are not tags yet.
     const byName = new Map(this.tags.map((tag) => [tag.name.toLowerCase(), tag]));
@@ -162,6 +164,8 @@ export class Upload {
     };
     await Promise.all(Array.from({ length: PARALLEL }, worker));
     this.running = false;
+    clearTimeout(this.pending);
+    this.pending = 0;
     this.render();
     if (this.onDone) this.onDone(this);
   }
@@ -208,12 +212,14 @@ export class Upload {
     this.scheduleRender();
   }
 
+  // At most four redraws a second while files settle: the browser shares the machine
+  // with the server it uploads to.
   scheduleRender() {
     if (this.pending) return;
-    this.pending = requestAnimationFrame(() => {
+    this.pending = setTimeout(() => {
       this.pending = 0;
       this.render();
-    });
+    }, 250);
   }
 
   counts() {
