@@ -23,6 +23,8 @@ use serde_json::{json, Value};
 
 const PEOPLE: [&str; 3] = ["Colin_Powell", "Donald_Rumsfeld", "Tony_Blair"];
 const PHOTOS: u32 = 10;
+/// Photos of people who are none of the three, for the Negative tag.
+const STRANGERS: usize = 8;
 const WAIT: Duration = Duration::from_secs(60);
 const TRAINING: Duration = Duration::from_secs(600);
 /// Where the Studio says that something failed.
@@ -56,6 +58,17 @@ impl Api {
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
+    /// The project's tag of this name.
+    async fn tag(&self, project: &str, name: &str) -> Value {
+        let tags = self.get(&format!("/projects/{project}/tags")).await;
+        tags.as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap_or_else(|| panic!("no tag {name}: {tags}"))
+            .clone()
+    }
+
     async fn get(&self, path: &str) -> Value {
         let (status, v) = self.call(reqwest::Method::GET, path, None).await;
         assert_eq!(status, 200, "GET {path}: {v}");
@@ -72,6 +85,15 @@ fn shots_dir() -> PathBuf {
 }
 
 async fn shot(browser: &Browser, name: &str) {
+    shot_of(browser, name, false).await;
+}
+
+/// The whole page, for views longer than a screen.
+async fn full_shot(browser: &Browser, name: &str) {
+    shot_of(browser, name, true).await;
+}
+
+async fn shot_of(browser: &Browser, name: &str, full: bool) {
     // Let images finish decoding and the last frame paint.
     browser
         .script(
@@ -80,7 +102,11 @@ async fn shot(browser: &Browser, name: &str) {
         )
         .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let png = browser.screenshot().await;
+    let png = if full {
+        browser.full_page_screenshot().await
+    } else {
+        browser.screenshot().await
+    };
     assert!(png.starts_with(b"\x89PNG"));
     let path = shots_dir().join(format!("{name}.png"));
     std::fs::write(&path, &png).unwrap();
@@ -92,14 +118,19 @@ async fn tab(browser: &Browser, name: &str) {
     browser.click(&t).await;
 }
 
+/// The exact number behind a shown percentage (`data-value`, the page's `String(number)`).
+/// Read with serde_json's parser, as the API's answers are: both print a double as its
+/// shortest round-trip digits, so the same double gives the same text, and the same text
+/// the same value (serde_json's default parser may round the last bit differently from
+/// `str::parse`).
 async fn data_number(browser: &Browser, css: &str) -> f64 {
-    let el = browser.one(css).await;
-    browser
-        .attribute(&el, "data-value")
+    browser.one(css).await;
+    let text = browser
+        .attribute_of(css, "data-value")
         .await
-        .unwrap_or_default()
-        .parse()
-        .unwrap_or_else(|_| panic!("{css} has no numeric data-value"))
+        .unwrap_or_default();
+    serde_json::from_str(&text)
+        .unwrap_or_else(|_| panic!("{css} has no numeric data-value: {text:?}"))
 }
 
 /// The folder the page uploads: a folder per person, plus what must not get in.
@@ -116,6 +147,17 @@ fn people_folder(shared: &Path, root: &Path) -> PathBuf {
             )
             .unwrap();
         }
+    }
+    // Strangers, for the Negative tag.
+    let strangers = dir.join("Strangers");
+    std::fs::create_dir_all(&strangers).unwrap();
+    let mut all: Vec<PathBuf> = std::fs::read_dir(shared.join("datasets/lfw_strangers"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    all.sort();
+    for p in all.into_iter().take(STRANGERS) {
+        std::fs::copy(&p, strangers.join(p.file_name().unwrap())).unwrap();
     }
     // A photo with no face (the crop stage rejects it), a text file (the server rejects
     // it) and a 50 MB file (the page refuses it before sending).
@@ -283,6 +325,17 @@ async fn studio_end_to_end() {
             .await;
     }
 
+    // The Negative tag: none of these people.
+    let input = browser.one("#new-tag-name").await;
+    browser.send_keys(&input, "Strangers").await;
+    let negative = browser.one("#new-tag-negative").await;
+    browser.click(&negative).await;
+    let add = browser.one("#add-tag").await;
+    browser.click(&add).await;
+    browser
+        .wait_for("#tag-list li[data-tag-name=\"Strangers\"]", WAIT)
+        .await;
+
     // Upload the folder through the folder picker: a tag per person folder.
     let folder = browser.one("#folder-input").await;
     browser
@@ -301,8 +354,8 @@ async fn studio_end_to_end() {
         .unwrap();
     assert_eq!(
         ok,
-        (PHOTOS * 3 + 1).to_string(),
-        "photos and the dog photo added"
+        (PHOTOS as usize * 3 + STRANGERS + 1).to_string(),
+        "photos, strangers and the dog photo added"
     );
     assert_eq!(rejected, "2", "the text file and the 50 MB file");
     let problems = browser.texts_of("#upload-files tbody tr").await;
@@ -331,7 +384,7 @@ async fn studio_end_to_end() {
         assert_eq!(count, Some(tag["imageCount"].to_string()), "{tag_name}");
     }
     assert_eq!(
-        tags[0]["imageCount"],
+        api.tag(&project, "Colin_Powell").await["imageCount"],
         PHOTOS + 1,
         "Colin_Powell has the dog photo too"
     );
@@ -379,7 +432,7 @@ async fn studio_end_to_end() {
         "{job_text}"
     );
     shot(&browser, "collect").await;
-    let colin = api.get(&format!("/projects/{project}/tags")).await[0]["imageCount"].clone();
+    let colin = api.tag(&project, "Colin_Powell").await["imageCount"].clone();
     assert_eq!(colin, PHOTOS + 6);
 
     // Train, watching the stages.
@@ -494,6 +547,7 @@ async fn studio_end_to_end() {
         .await;
     wait_attr(&browser, "#perf", "data-threshold", |v| v == "0.5", WAIT).await;
     shot(&browser, "performance").await;
+    full_shot(&browser, "performance-full").await;
 
     // Publish under a name.
     tab(&browser, "publish").await;
@@ -558,16 +612,17 @@ async fn studio_end_to_end() {
     // The quick test is a stored prediction: give it the right tag, add it to the photos.
     tab(&browser, "predictions").await;
     browser.wait_for(".pred", WAIT).await;
-    let before = api.get(&format!("/projects/{project}/tags")).await[2].clone();
+    let before = api.tag(&project, "Tony_Blair").await;
     assert_eq!(before["name"], "Tony_Blair");
     shot(&browser, "predictions").await;
-    let option = browser.one(".pred select option:nth-child(4)").await;
-    assert_eq!(browser.text(&option).await, "Tony_Blair");
+    let option = browser
+        .one(".pred select option[data-name=\"Tony_Blair\"]")
+        .await;
     browser.click(&option).await;
     let add = browser.one(".pred button.add").await;
     browser.click(&add).await;
     browser.wait_for("#predictions-status.ok", WAIT).await;
-    let after = api.get(&format!("/projects/{project}/tags")).await[2].clone();
+    let after = api.tag(&project, "Tony_Blair").await;
     assert_eq!(
         after["imageCount"].as_u64().unwrap(),
         before["imageCount"].as_u64().unwrap() + 1

@@ -45,6 +45,7 @@ pub struct Browser {
     http: reqwest::Client,
     base: String,
     session: String,
+    width: u32,
     error_css: Option<String>,
     _profile: tempfile::TempDir,
     chromedriver: tokio::process::Child,
@@ -99,6 +100,7 @@ impl Browser {
             http,
             base,
             session: String::new(),
+            width,
             error_css: None,
             _profile: profile,
             chromedriver,
@@ -139,7 +141,8 @@ impl Browser {
     }
 
     /// The page's layout viewport, exactly (a window size includes the browser's frame).
-    pub async fn viewport(&self, width: u32, height: u32) {
+    pub async fn viewport(&mut self, width: u32, height: u32) {
+        self.width = width;
         let mobile = width < 600;
         self.post(
             "/goog/cdp/execute",
@@ -279,6 +282,31 @@ impl Browser {
         let shot = self.get("/screenshot").await;
         base64::engine::general_purpose::STANDARD
             .decode(shot.as_str().unwrap())
+            .unwrap()
+    }
+
+    /// A PNG of the whole page, beyond the viewport, at the viewport's width.
+    pub async fn full_page_screenshot(&self) -> Vec<u8> {
+        let metrics = self
+            .post(
+                "/goog/cdp/execute",
+                json!({"cmd": "Page.getLayoutMetrics", "params": {}}),
+            )
+            .await;
+        let size = &metrics["cssContentSize"];
+        let shot = self
+            .post(
+                "/goog/cdp/execute",
+                json!({"cmd": "Page.captureScreenshot", "params": {
+                    "format": "png",
+                    "captureBeyondViewport": true,
+                    // The viewport's width: without a scroll bar the page is laid out that wide.
+                    "clip": {"x": 0, "y": 0, "width": self.width, "height": size["height"], "scale": 1},
+                }}),
+            )
+            .await;
+        base64::engine::general_purpose::STANDARD
+            .decode(shot["data"].as_str().unwrap_or_default())
             .unwrap()
     }
 

@@ -38,7 +38,7 @@ export async function render(ctx) {
     const said = !top ? t("pred.noFace") : face && face.unknown ? t("pred.unknown", { name: top.tagName, p: percent(top.probability) }) : `${top.tagName} ${percent(top.probability)}`;
     const choose = h("select", { "aria-label": t("pred.rightTag") },
       h("option", { value: "" }, t("pred.pickTag")),
-      tags.map((x) => h("option", { value: x.id, selected: top && !(face && face.unknown) && x.id === top.tagId }, x.name)));
+      tags.map((x) => h("option", { value: x.id, dataset: { name: x.name }, selected: top && !(face && face.unknown) && x.id === top.tagId }, x.name)));
     const el = h("div", { class: "pred", dataset: { id: p.id } },
       h("img", { src: p.thumbnailUri, alt: t("pred.photoAlt") }),
       h("div", { class: "said" }, said),

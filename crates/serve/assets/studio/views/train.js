@@ -53,7 +53,7 @@ export async function render(ctx) {
         h("td", {}, t("stageStatus." + r.status, {}, r.status)),
         h("td", { class: "n" }, r.itemsIn),
         h("td", { class: "n" }, r.itemsOut),
-        h("td", {}, Object.entries(r.rejects || {}).map(([k, n]) => `${t("reject." + k, {}, k)} ${n}`).join(", ")),
+        h("td", {}, Object.entries(r.rejects || {}).map(([k, n]) => `${t("reject." + k, {}, k)}: ${n}`).join(", ")),
         h("td", { class: "n" }, r.wallS.toFixed(1)))))));
   }
 
@@ -102,6 +102,7 @@ export async function render(ctx) {
       showIteration(it);
       if (it.status !== "Training") {
         watching = null;
+        status.set("");
         await loadHistory();
       }
     } catch (e) {
