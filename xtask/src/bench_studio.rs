@@ -171,6 +171,13 @@ return new Promise((resolve) => {
 });
 "#;
 
+fn runs(v: &[f64]) -> String {
+    v.iter()
+        .map(|s| format!("{s:.2}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -287,8 +294,8 @@ pub fn run() -> anyhow::Result<()> {
              | Photos view, {PHOTOS} photos, first screen ({} thumbnails), thumbnails not made yet | {cold:.0} ms |\n\
              | Photos view, first screen, thumbnail cache warm (median of {}; max) | {:.0} ms; {:.0} ms |\n\
              | scroll to the middle / to the end, until the thumbnails in view are shown | {middle:.0} ms / {end:.0} ms |\n\
-             | upload of lfw5 ({} photos) through the API, base64 batches of {BATCH}, one client (median of {RUNS}) | {api_m:.2} s |\n\
-             | the same photos through the page's folder picker (median of {RUNS}) | {page_m:.2} s |\n\
+             | upload of lfw5 ({} photos) through the API, base64 batches of {BATCH}, one client: median of {RUNS} (each run) | {api_m:.2} s ({}) |\n\
+             | the same photos through the page's folder picker: median of {RUNS} (each run) | {page_m:.2} s ({}) |\n\
              | ratio page / API | {:.2} |\n\
              | cores | {cores} |",
             shown,
@@ -296,6 +303,8 @@ pub fn run() -> anyhow::Result<()> {
             median(warm.clone()),
             warm.iter().copied().fold(0.0, f64::max),
             all.len(),
+            runs(&api_s),
+            runs(&page_s),
             page_m / api_m,
         );
         anyhow::Ok(())

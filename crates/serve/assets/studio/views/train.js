@@ -7,7 +7,7 @@ import { h, statusLine, when, poller } from "../ui.js";
 const STAGES = ["queued", "crop", "split", "augment", "train", "evaluate"];
 
 export async function render(ctx) {
-  const { main, projectId, server, navigate, t } = ctx;
+  const { main, projectId, server, t } = ctx;
   const status = statusLine("train-status");
   const button = h("button", { type: "button", class: "primary", id: "train-button" }, t("train.button"));
   const live = h("div", { id: "train-live" });
@@ -28,7 +28,6 @@ export async function render(ctx) {
         history))));
 
   let watching = null; // the iteration in training
-  let done = false;
 
   function stagesList(progress, failed) {
     const now = progress ? progress.stage : "";
@@ -134,9 +133,5 @@ export async function render(ctx) {
     showIteration(current);
     if (current.status === "Training") watching = current.id;
   }
-  const stop = poller(tick, 1000);
-  return () => {
-    done = true;
-    stop();
-  };
+  return poller(tick, 1000);
 }
