@@ -91,19 +91,20 @@ export class Upload {
     // Running from the start: tags are made before the first batch goes.
     this.running = true;
     this.render();
-    // Tags for folders that are not tags yet.
+    // Tags for folders that are not tags yet, asked for all at once.
     const byName = new Map(this.tags.map((tag) => [tag.name.toLowerCase(), tag]));
     const failedFolders = new Map();
-    for (const folder of new Set(files.map((f) => f.folder).filter(Boolean))) {
-      if (byName.has(folder.toLowerCase())) continue;
-      try {
-        const tag = await api.createTag(this.projectId, folder);
-        byName.set(folder.toLowerCase(), tag);
+    const missing = [...new Set(files.map((f) => f.folder).filter(Boolean))]
+      .filter((folder) => !byName.has(folder.toLowerCase()));
+    const made = await Promise.allSettled(missing.map((folder) => api.createTag(this.projectId, folder)));
+    made.forEach((r, i) => {
+      if (r.status === "fulfilled") {
+        byName.set(missing[i].toLowerCase(), r.value);
         this.created = (this.created || 0) + 1;
-      } catch (e) {
-        failedFolders.set(folder, e);
+      } else {
+        failedFolders.set(missing[i], r.reason);
       }
-    }
+    });
     const limit = this.server.maxImageBytes;
     const queue = new Map(); // tag id ("" = untagged) → files
     for (const f of files) {
