@@ -117,6 +117,7 @@ pub(crate) struct CrawlJob {
     /// Items (images and pages) found so far, and how many of them are settled.
     pub found: usize,
     pub settled: usize,
+    /// HTML pages read (search results, site pages), once the crawl has finished.
     pub pages: usize,
     /// Images the crawl kept (new to this job).
     pub kept: usize,
@@ -249,11 +250,10 @@ fn run(
         let mut j = lock(job);
         match e {
             CrawlEvent::Found { count, .. } => j.found += count,
+            // Pages read, as the crawl counts them (a page is recorded only when it fails).
+            CrawlEvent::TagFinished { summary } => j.pages = summary.pages,
             CrawlEvent::Settled { record, .. } => {
                 j.settled += 1;
-                if record.page {
-                    j.pages += 1;
-                }
                 match record.outcome {
                     Outcome::Kept => {
                         j.kept += 1;

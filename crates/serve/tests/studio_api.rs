@@ -191,6 +191,7 @@ async fn server_limits_and_crawl_jobs() {
         (Some(3), Some(3)),
         "{job}"
     );
+    assert_eq!(job["pages"], 1, "the start page: {job}");
     let tags = get(&server, &format!("/projects/{project}/tags")).await;
     assert_eq!(tags[0]["imageCount"], 3);
     // Again: the same photos are already in the project.

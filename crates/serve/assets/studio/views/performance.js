@@ -88,7 +88,7 @@ export async function render(ctx) {
         h("th", {}, t("perf.tag")), h("th", { class: "n" }, t("perf.precision")), h("th", { class: "n" }, t("perf.recall")),
         h("th", { class: "n" }, t("perf.ap")), h("th", { class: "n" }, t("perf.faces")))),
       h("tbody", {}, p.perTagPerformance.map((tg, i) => h("tr", { dataset: { tag: tg.id } },
-        h("td", {}, h("i", { class: "swatch", style: { background: COLORS[i % COLORS.length], display: "inline-block", width: "10px", height: "10px", marginRight: "6px" } }), tg.name),
+        h("td", { class: "tagname" }, h("i", { class: "swatch", style: { background: COLORS[i % COLORS.length], display: "inline-block", width: "10px", height: "10px", marginRight: "6px" } }), tg.name),
         h("td", { class: "n" }, metric("", tg.precision)),
         h("td", { class: "n" }, metric("", tg.recall)),
         h("td", { class: "n" }, metric("", tg.averagePrecision)),
