@@ -16,7 +16,7 @@ mod summary;
 
 pub use crawl::{crawl, crawl_blocking, no_progress, CrawlEvent, Progress};
 pub use error::{CrawlError, Result};
-pub use options::{parse_duration, CrawlOptions, MinSize};
+pub use options::{parse_duration, AddressFilter, CrawlOptions, MinSize};
 pub use record::{Outcome, RawRecord};
 pub use source::{Source, TagJob, DEFAULT_BING_MAX};
 pub use summary::{CrawlSummary, TagSummary};
