@@ -52,6 +52,7 @@ pub fn run(global: &Global, args: ExportArgs) -> anyhow::Result<ExitCode> {
         web_runtime: args.runtime,
         binary: args.binary,
         zip: args.zip || args.platform == Platform::Web,
+        iteration_id: None,
     };
     let summary = kao_export::export(&work, &request).with_context(|| {
         format!(

@@ -6,10 +6,13 @@ Environment: KAO_ENDPOINT, KAO_TRAINING_KEY, KAO_PREDICTION_KEY, KAO_LFW5 (a fol
 person). Prints one JSON line of numbers at the end; any failed check raises.
 """
 
+import io
 import json
 import os
 import sys
 import time
+import urllib.request
+import zipfile
 
 from azure.cognitiveservices.vision.customvision.prediction import CustomVisionPredictionClient
 from azure.cognitiveservices.vision.customvision.prediction.models import (
@@ -138,6 +141,25 @@ publish_name = "faces"
 assert trainer.publish_iteration(project.id, iteration.id, publish_name, "kao-prediction-resource")
 assert trainer.get_iteration(project.id, iteration.id).publish_name == publish_name
 
+# Kao's Web export (a static page running the model in the browser), polled as the SDK's
+# samples poll any export; the download URI is signed, so a plain GET fetches the zip.
+print("Exporting...", file=sys.stderr)
+expect_error("BadRequestNotSupported", trainer.export_iteration, project.id, iteration.id, "CoreML")
+started = time.time()
+export = trainer.export_iteration(project.id, iteration.id, "Web")
+assert export.status == "Exporting", export.status
+while export.status == "Exporting":
+    assert time.time() - started < 300, "the export did not finish in 5 minutes"
+    time.sleep(0.5)
+    export = next(e for e in trainer.get_exports(project.id, iteration.id) if e.platform == "Web")
+assert export.status == "Done", export.as_dict()
+export_seconds = time.time() - started
+no_proxy = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+with no_proxy.open(export.download_uri) as r:
+    archive = zipfile.ZipFile(io.BytesIO(r.read()))
+assert {"index.html", "kao_web_bg.wasm", "model/bundle.json"} <= set(archive.namelist())
+assert json.loads(archive.read("model/bundle.json"))["iteration"] == iteration.id
+
 print("Predicting held-back photos...", file=sys.stderr)
 right = wrong = 0
 for person in PEOPLE:
@@ -177,6 +199,7 @@ print(json.dumps({
     "held_back": right + wrong,
     "accuracy": accuracy,
     "training_seconds": training_seconds,
+    "export_seconds": export_seconds,
     "precision_at_0.5": at_half.precision,
     "recall_at_0.5": at_half.recall,
     "precision_at_0": at_zero.precision,

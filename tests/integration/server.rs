@@ -23,7 +23,13 @@ impl Kao {
     }
 
     pub fn start_with(root: &Path, extra: &[&str]) -> Kao {
+        Self::start_env(root, extra, &[])
+    }
+
+    /// With these environment variables set for the server (e.g. `KAO_WEB_RUNTIME`).
+    pub fn start_env(root: &Path, extra: &[&str], env: &[(&str, &Path)]) -> Kao {
         let mut child = Command::new(env!("CARGO_BIN_EXE_kao"))
+            .envs(env.iter().copied())
             .args(["serve", "--bind", "127.0.0.1:0", "--key", PREDICTION_KEY])
             .arg("--root")
             .arg(root)

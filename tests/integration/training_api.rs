@@ -28,8 +28,10 @@ fn sdk_python() -> Option<String> {
 fn the_official_python_sdk_runs_the_quickstart_unchanged() {
     let Some(shared) = shared() else { return };
     let Some(python) = sdk_python() else { return };
+    // The quickstart exports the iteration for the web: the browser runtime it copies.
+    let runtime = kao_harness::build_web_runtime().expect("build the browser runtime");
     let root = tempfile::tempdir().unwrap();
-    let kao = Kao::start(root.path());
+    let kao = Kao::start_env(root.path(), &[], &[("KAO_WEB_RUNTIME", &runtime)]);
     let script =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/integration/cv_quickstart.py");
     let out = std::process::Command::new(python)

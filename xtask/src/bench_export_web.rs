@@ -56,6 +56,7 @@ pub fn run() -> anyhow::Result<()> {
             web_runtime: Some(runtime),
             binary: None,
             zip: false,
+            iteration_id: None,
         },
     )?;
     // Held-back photos: the bench iteration trained on the first 15 of each person.

@@ -72,6 +72,9 @@ pub struct ExportRequest {
     pub binary: Option<PathBuf>,
     /// Also write `<out>.zip` with the same files.
     pub zip: bool,
+    /// For [`Platform::Web`]: the iteration id the page reports, when it is not the one
+    /// the work dir derives (a `kao serve --root` project's Training API ids).
+    pub iteration_id: Option<String>,
 }
 
 /// `export.json` at the top of every export: what it holds, and the mark that lets a

@@ -39,12 +39,15 @@ pub(crate) fn export(
             message: "no runtime found".into(),
         })?;
     check_runtime(&runtime)?;
-    let bundle = Bundle::collect(
+    let mut bundle = Bundle::collect(
         work,
         iteration,
         published_name.as_deref(),
         &request.networks,
     )?;
+    if let Some(id) = &request.iteration_id {
+        bundle = bundle.with_iteration_id(id);
+    }
     // Load it as the page will, so that a bundle that cannot load is never written.
     let (_, bundle_info) = bundle.clone().into_predictor()?;
     let info = crate::info(Platform::Web, &bundle_info, published_name);

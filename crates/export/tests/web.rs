@@ -163,6 +163,7 @@ async fn exported_page_answers_as_native_offline_from_files_and_camera() {
             web_runtime: Some(runtime),
             binary: None,
             zip: true,
+            iteration_id: None,
         },
     )
     .expect("export");

@@ -101,6 +101,15 @@ impl Bundle {
         Ok(Bundle { info, files })
     }
 
+    /// The same bundle reporting `id` as its iteration: a Training API store gives its
+    /// iterations their own ids, which the exported page must answer with.
+    pub fn with_iteration_id(mut self, id: &str) -> Bundle {
+        self.info.iteration = id.to_string();
+        let index = serde_json::to_vec_pretty(&self.info).expect("bundle info serialises");
+        self.files.insert(BUNDLE_FILE.to_string(), index);
+        self
+    }
+
     /// Reads a bundle from the files a page fetched: `bundle.json` and every file it names.
     pub fn from_files(files: BTreeMap<String, Vec<u8>>) -> Result<Bundle> {
         let path = Path::new(BUNDLE_FILE);

@@ -16,7 +16,7 @@ pub use model::{
     domains, CreateResult, CreateStatus, Domain, ImageQuery, ImageRecord, ImageTag, Iteration,
     IterationStatus, MisclassifiedFace, ModelInformation, NewImage, Performance, Project,
     ProjectSettings, ProjectUpdate, Tag, TagPerformance, Tagging, TrainProgress,
-    UnknownPerformance, FACE_DOMAIN_ID, GENERAL_DOMAIN_ID,
+    UnknownPerformance, EXPORT_PLATFORMS, FACE_DOMAIN_ID, GENERAL_DOMAIN_ID,
 };
 pub use performance::{ImagePerformance, StoredFace};
 pub use predictions::StoredPrediction;

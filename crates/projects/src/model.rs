@@ -30,15 +30,20 @@ pub struct Domain {
     pub model_information: ModelInformation,
 }
 
+/// The platforms a trained iteration exports to (`…/iterations/{id}/export?platform=`):
+/// Custom Vision's `DockerFile` (flavor `Linux`), and Kao's `Web` (the model in the
+/// browser).
+pub const EXPORT_PLATFORMS: [&str; 2] = ["DockerFile", "Web"];
+
 /// The domains Kao answers `GET /domains` with.
 pub fn domains() -> Vec<Domain> {
     vec![Domain {
         id: FACE_DOMAIN_ID.into(),
         name: "Faces".into(),
         kind: "Classification".into(),
-        exportable: false,
+        exportable: true,
         enabled: true,
-        exportable_platforms: Vec::new(),
+        exportable_platforms: EXPORT_PLATFORMS.iter().map(|p| p.to_string()).collect(),
         model_information: ModelInformation {
             estimated_model_size_in_megabytes: 28,
             description: "Face identification: every photo's face is detected, aligned and \

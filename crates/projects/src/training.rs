@@ -15,7 +15,7 @@ use rusqlite::{params, OptionalExtension};
 use sha2::{Digest, Sha256};
 
 use crate::error::{DbContext, ProjectError, Result};
-use crate::model::{Iteration, IterationStatus, TrainProgress};
+use crate::model::{Iteration, IterationStatus, TrainProgress, EXPORT_PLATFORMS};
 use crate::store::{new_id, now, Store, MIN_IMAGES_PER_TAG};
 
 /// Starts of one training before it is given up as failing (a crash it causes itself
@@ -457,8 +457,13 @@ impl Store {
             last_modified: r.get(5)?,
             trained_at: r.get(6)?,
             project_id: r.get(1)?,
-            exportable: false,
-            exportable_to: Vec::new(),
+            // What the Training API's export route makes of a trained iteration.
+            exportable: status == IterationStatus::Completed,
+            exportable_to: if status == IterationStatus::Completed {
+                EXPORT_PLATFORMS.iter().map(|p| p.to_string()).collect()
+            } else {
+                Vec::new()
+            },
             domain_id: crate::model::FACE_DOMAIN_ID.into(),
             classification_type: "Multiclass".into(),
             training_type: "Regular".into(),

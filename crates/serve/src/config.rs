@@ -40,6 +40,9 @@ pub struct ServeConfig {
     pub reload_interval: Duration,
     /// With `root`: whether queued trainings run (off only for tests of the queue itself).
     pub train: bool,
+    /// With `root`: where the Training API's exports find the browser runtime and the
+    /// static `kao` (found as `kao export` finds them when unset).
+    pub export_tools: crate::ExportTools,
 }
 
 impl ServeConfig {
@@ -68,6 +71,7 @@ impl ServeConfig {
             queue: 64 * cores,
             reload_interval: Duration::from_secs(1),
             train: true,
+            export_tools: crate::ExportTools::default(),
         }
     }
 }

@@ -103,6 +103,7 @@ impl Server {
         );
         state.allow_private_urls = config.allow_private_urls;
         state.prediction_key = prediction_key;
+        state.exports = crate::exports::Exports::new(config.export_tools.clone());
         state
             .metrics
             .published(state.projects.names().into_iter().map(|(_, n, i)| (n, i)));

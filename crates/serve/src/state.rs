@@ -29,6 +29,8 @@ pub(crate) struct AppState {
     pub prediction_key: Option<String>,
     /// Kao's crawl jobs.
     pub crawls: crate::crawls::Crawls,
+    /// The Training API's exports.
+    pub exports: crate::exports::Exports,
     pub max_body: usize,
     pub request_timeout: Duration,
     slots: Arc<Semaphore>,
@@ -129,6 +131,7 @@ impl AppState {
             allow_private_urls: false,
             prediction_key: None,
             crawls: crate::crawls::Crawls::default(),
+            exports: crate::exports::Exports::default(),
             max_body: limits.max_body,
             request_timeout: limits.request_timeout,
             slots: Arc::new(Semaphore::new(limits.concurrency.max(1))),

@@ -125,6 +125,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .layer(DefaultBodyLimit::max(MAX_UPLOAD_BODY))
         .layer(middleware::from_fn_with_state(state, admit))
         .route("/kao/files/{project}/{kind}/{id}/{size}", get(file))
+        .route("/kao/exports/{project}/{iteration}/{file}", get(export_zip))
 }
 
 /// Version, then key, before anything else (an unauthorised caller learns nothing).
@@ -283,6 +284,16 @@ impl Uris<'_> {
             "{}/kao/files/{project}/{kind}/{id}/{size}?sig={}",
             self.origin,
             signature(self.secret, project, kind, id, size)
+        )
+    }
+
+    /// A finished export's zip.
+    fn export(&self, project: &str, iteration: &str, platform: kao_export::Platform) -> String {
+        let name = platform.name();
+        format!(
+            "{}/kao/exports/{project}/{iteration}/{name}.zip?sig={}",
+            self.origin,
+            signature(self.secret, project, "exports", iteration, name)
         )
     }
 
@@ -1070,7 +1081,17 @@ async fn update_iteration(
 }
 
 async fn delete_iteration(State(st): State<Arc<AppState>>, Path(p): Path<IterationPath>) -> Answer {
-    call(&st, move |s| s.delete_iteration(&p.project, &p.iteration)).await?;
+    let (project, id) = call(&st, move |s| {
+        let it = s.iteration(&p.project, &p.iteration)?;
+        s.delete_iteration(&it.project_id, &it.id)?;
+        Ok((it.project_id, it.id))
+    })
+    .await?;
+    // Its exports go with it (a running one finishes into a folder nothing lists).
+    let work = store(&st)?.work_dir(&project);
+    if let Err(e) = crate::exports::remove(&work, &id) {
+        tracing::warn!(error = %e, "removing a deleted iteration's exports failed");
+    }
     no_content()
 }
 
@@ -1188,28 +1209,57 @@ async fn refresh(st: &AppState, project: &str) {
     }
 }
 
-async fn exports(State(st): State<Arc<AppState>>, Path(p): Path<IterationPath>) -> Answer {
-    call(&st, move |s| s.iteration(&p.project, &p.iteration)).await?;
-    ok(Vec::<Value>::new())
+/// Custom Vision's `Export` of one record, with the signed download URI once it is done.
+fn export_answer(uris: &Uris, project: &str, iteration: &str, r: &crate::exports::Record) -> Value {
+    let done = r.status == "Done";
+    let mut v = json!({
+        "platform": crate::exports::api_name(r.platform),
+        "status": r.status,
+        "downloadUri": done.then(|| uris.export(project, iteration, r.platform)),
+        "flavor": r.flavor,
+        "newerVersionAvailable": done && r.kao_version != env!("CARGO_PKG_VERSION"),
+    });
+    if let Some(error) = &r.error {
+        v["error"] = json!(error);
+    }
+    v
 }
 
+async fn exports(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(p): Path<IterationPath>,
+) -> Answer {
+    let it = call(&st, move |s| s.iteration(&p.project, &p.iteration)).await?;
+    let work = store(&st)?.work_dir(&it.project_id);
+    let records = st.exports.list(&work, &it.id);
+    let uris = Uris::new(&st, &headers);
+    ok(records
+        .iter()
+        .map(|r| export_answer(&uris, &it.project_id, &it.id, r))
+        .collect::<Vec<_>>())
+}
+
+/// Starts exporting a trained iteration (`web`, or `DockerFile` flavor `Linux`); answers
+/// at once with the `Exporting` record, which `GET …/export` follows to `Done`.
 async fn export(
     State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
     Path(p): Path<IterationPath>,
     Query(q): Query<Vec<(String, String)>>,
 ) -> Answer {
     let q = Params(q);
-    let platform = q.required("platform")?.to_string();
-    call(&st, move |s| s.trained_number(&p.project, &p.iteration)).await?;
-    Err(ApiError::coded(
-        StatusCode::BAD_REQUEST,
-        "BadRequestNotSupported",
-        format!(
-            "Export to {platform} is not supported: Kao exports no platform yet (Custom Vision's \
-             CoreML, TensorFlow, DockerFile, ONNX, VAIDK and OpenVino are not available); \
-             serve the iteration with `kao serve` instead"
-        ),
-    ))
+    let target = crate::exports::target(q.required("platform")?, q.get("flavor"))?;
+    let (project, number, iteration) = call(&st, move |s| {
+        let (project, n) = s.trained_number(&p.project, &p.iteration)?;
+        let id = s.iteration(&project, &p.iteration)?.id;
+        Ok((project, n, id))
+    })
+    .await?;
+    let work = store(&st)?.work_dir(&project);
+    let record = st.exports.start(work, &iteration, number, target)?;
+    let uris = Uris::new(&st, &headers);
+    ok(export_answer(&uris, &project, &iteration, &record))
 }
 
 // ---- quick test and stored predictions ----
@@ -1522,6 +1572,59 @@ async fn file(
         [
             (header::CONTENT_TYPE, mime),
             (header::CACHE_CONTROL, "private, max-age=86400"),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+struct ExportFilePath {
+    project: String,
+    iteration: String,
+    file: String,
+}
+
+/// A finished export's zip by signed URI (what `downloadUri` points at).
+async fn export_zip(
+    State(st): State<Arc<AppState>>,
+    Path(p): Path<ExportFilePath>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Answer {
+    let name = p.file.strip_suffix(".zip").unwrap_or_default();
+    let expected = signature(&st.uri_secret, &p.project, "exports", &p.iteration, name);
+    let given = q.get("sig").map(String::as_str).unwrap_or_default();
+    if st.training_keys.is_none() || !crate::auth::same_text(given, &expected) {
+        return Err(ApiError::training_unauthorized());
+    }
+    let platform: kao_export::Platform = name.parse().map_err(|_| ApiError::not_found())?;
+    let work = store(&st)?.work_dir(&p.project);
+    let path = crate::exports::zip_file(&work, &p.iteration, platform);
+    let bytes = match tokio::fs::read(&path).await {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ApiError::coded(
+                StatusCode::NOT_FOUND,
+                "NotFound",
+                format!(
+                    "no {} export of iteration {}: export it first (or again)",
+                    crate::exports::api_name(platform),
+                    p.iteration
+                ),
+            ))
+        }
+        Err(e) => return Err(ApiError::internal(format!("{}: {e}", path.display()))),
+    };
+    let disposition = format!(
+        "attachment; filename=\"kao-{}-{}.zip\"",
+        p.iteration.chars().take(8).collect::<String>(),
+        platform.name()
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/zip".to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::CACHE_CONTROL, "private, no-cache".to_string()),
         ],
         bytes,
     )
