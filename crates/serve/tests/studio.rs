@@ -3,6 +3,7 @@
 //! tags, upload three lfw5 people as a folder (with a text file and a 50 MB file that
 //! must be refused), collect more photos from a site, train, read the performance and
 //! move the threshold slider (each number checked against the API's own answer), publish,
+//! export for the browser and download the zip,
 //! Quick Test a held-back photo, re-tag a stored prediction, train again and compare the
 //! two iterations, switch to Japanese and to phone width, delete the project — no console
 //! errors on the way. A second test loses the connection in the middle of an upload.
@@ -290,9 +291,15 @@ async fn studio_end_to_end() {
     let files = tempfile::tempdir().unwrap();
     let people = people_folder(&shared, files.path());
     let (site, site_task) = fixture_site(&shared).await;
+    // The Publish tab exports for the browser: the runtime that copies.
+    let runtime = tokio::task::spawn_blocking(kao_harness::build_web_runtime)
+        .await
+        .unwrap()
+        .expect("build the browser runtime (cargo xtask web)");
     let server = start_root(&root.path().join("root"), |c| {
         c.allow_url_fetch = true;
         c.allow_private_urls = true;
+        c.export_tools.web_runtime = Some(runtime);
     })
     .await;
     let api = Api::new(&server);
@@ -593,6 +600,21 @@ async fn studio_end_to_end() {
         answer["predictions"][0]["tagName"], "Tony_Blair",
         "{answer}"
     );
+    // Export for the browser: the button waits for the export and links its zip.
+    let export = browser.one("#publish-table button.export-web").await;
+    browser.click(&export).await;
+    let zip = wait_attr(
+        &browser,
+        "#publish-table a.export-download",
+        "href",
+        |v| v.contains("/kao/exports/"),
+        WAIT,
+    )
+    .await;
+    let r = client().get(&zip).send().await.unwrap();
+    assert_eq!(r.status(), 200, "{zip}");
+    assert_eq!(r.headers()["content-type"], "application/zip");
+    assert!(r.bytes().await.unwrap().starts_with(b"PK"));
     shot(&browser, "publish").await;
 
     // Quick Test a held-back photo.

@@ -124,6 +124,8 @@ export const api = {
   publish: (id, it, publishName) =>
     call("POST", `${p(id)}/iterations/${it}/publish`, { query: { publishName, predictionId: "kao-studio" } }),
   unpublish: (id, it) => call("DELETE", `${p(id)}/iterations/${it}/publish`),
+  exportIteration: (id, it, platform) => call("POST", `${p(id)}/iterations/${it}/export`, { query: { platform } }),
+  exports: (id, it) => call("GET", `${p(id)}/iterations/${it}/export`),
 
   quickTestImage: (id, iterationId, blob, store) =>
     call("POST", `${p(id)}/quicktest/image`, {

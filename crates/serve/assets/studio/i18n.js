@@ -339,6 +339,13 @@ const en = {
   "publish.key": "Prediction-Key",
   "publish.reveal": "Show / hide",
   "publish.python": "Python (the official Custom Vision SDK)",
+  "publish.export": "Export",
+  "publish.exportWeb": "Export for the browser",
+  "publish.exportWebFor": "Export {name} as a web page that runs it in the browser",
+  "publish.exporting": "Exporting {name}…",
+  "publish.download": "Download the web page (zip)",
+  "publish.exported": "{name} is exported: download the zip and serve its folder from any web server.",
+  "publish.exportFailed": "Could not export",
 };
 
 const ja = {
@@ -687,6 +694,13 @@ const ja = {
   "publish.key": "Prediction-Key",
   "publish.reveal": "表示 / 非表示",
   "publish.python": "Python（公式 Custom Vision SDK）",
+  "publish.export": "書き出し",
+  "publish.exportWeb": "ブラウザ用に書き出す",
+  "publish.exportWebFor": "{name} をブラウザで動く Web ページとして書き出す",
+  "publish.exporting": "{name} を書き出しています…",
+  "publish.download": "Web ページをダウンロード（zip）",
+  "publish.exported": "{name} を書き出しました。zip をダウンロードし、そのフォルダーを任意の Web サーバーで配信してください。",
+  "publish.exportFailed": "書き出せませんでした",
 };
 
 const dictionaries = { en, ja };

@@ -1,6 +1,7 @@
 // Publish: publish or unpublish a trained iteration under a name; for each published one,
 // the Prediction URL, the Prediction-Key, and copy-ready curl and Python SDK snippets.
-// Also the project's setting that keeps prediction photos for the Predictions tab.
+// Also the project's setting that keeps prediction photos for the Predictions tab, and
+// each iteration's export as a web page (the Training API's export route, platform Web).
 
 import { api } from "../api.js";
 import { h, statusLine, when, copyButton } from "../ui.js";
@@ -26,7 +27,7 @@ export async function render(ctx) {
       h("h1", {}, t("publish.title")),
       h("p", { class: "muted" }, t("publish.help")),
       h("div", { class: "table-wrap" }, h("table", { id: "publish-table" },
-        h("thead", {}, h("tr", {}, h("th", {}, t("train.iteration")), h("th", {}, t("train.trainedAt")), h("th", {}, t("publish.name")), h("th", {}, h("span", { class: "sr" }, t("projects.actions"))))),
+        h("thead", {}, h("tr", {}, h("th", {}, t("train.iteration")), h("th", {}, t("train.trainedAt")), h("th", {}, t("publish.name")), h("th", {}, h("span", { class: "sr" }, t("projects.actions"))), h("th", {}, t("publish.export")))),
         list)),
       h("label", {}, keep, " ", t("publish.keep")),
       status),
@@ -71,23 +72,67 @@ export async function render(ctx) {
       return;
     }
     const done = its.filter((i) => i.status === "Completed");
-    list.replaceChildren(...(done.length ? done.map(row) : [h("tr", {}, h("td", { colspan: 4, class: "muted" }, t("publish.none")))]));
+    list.replaceChildren(...(done.length ? done.map(row) : [h("tr", {}, h("td", { colspan: 5, class: "muted" }, t("publish.none")))]));
     const published = done.filter((i) => i.publishName);
     endpoints.replaceChildren(...published.map((i) => snippets(i.publishName)));
   }
 
   function row(it) {
+    const exporting = exportCell(it);
     if (it.publishName) {
       return h("tr", { dataset: { id: it.id } },
         h("td", {}, it.name), h("td", {}, when(it.trainedAt)),
         h("td", {}, h("span", { class: "pill ok published" }, it.publishName)),
-        h("td", {}, h("button", { type: "button", class: "unpublish", onclick: () => unpublish(it) }, t("publish.unpublish"))));
+        h("td", {}, h("button", { type: "button", class: "unpublish", onclick: () => unpublish(it) }, t("publish.unpublish"))),
+        exporting);
     }
     const name = h("input", { type: "text", class: "publish-name", value: suggest(it), "aria-label": t("publish.nameFor", { name: it.name }) });
     return h("tr", { dataset: { id: it.id } },
       h("td", {}, it.name), h("td", {}, when(it.trainedAt)),
       h("td", {}, name),
-      h("td", {}, h("button", { type: "button", class: "primary publish", onclick: () => publish(it, name.value.trim()) }, t("publish.publish"))));
+      h("td", {}, h("button", { type: "button", class: "primary publish", onclick: () => publish(it, name.value.trim()) }, t("publish.publish"))),
+      exporting);
+  }
+
+  // The export button, and the zip's link once an export is done (an earlier one's too).
+  function exportCell(it) {
+    const link = h("a", { class: "export-download", hidden: true, download: "" }, t("publish.download"));
+    const button = h("button", { type: "button", class: "export-web", "aria-label": t("publish.exportWebFor", { name: it.name }) }, t("publish.exportWeb"));
+    const show = (web) => {
+      if (web && web.status === "Done" && web.downloadUri) {
+        link.href = web.downloadUri;
+        link.hidden = false;
+      }
+    };
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      status.set(t("publish.exporting", { name: it.name }));
+      try {
+        try {
+          await api.exportIteration(projectId, it.id, "Web");
+        } catch (e) {
+          if (e.code !== "BadRequestExportAlreadyInProgress") throw e;
+        }
+        let web;
+        for (;;) {
+          web = (await api.exports(projectId, it.id)).find((x) => x.platform === "Web");
+          if (!web || web.status !== "Exporting") break;
+          await new Promise((r) => setTimeout(r, 500));
+        }
+        if (web && web.status === "Done") {
+          show(web);
+          status.set(t("publish.exported", { name: it.name }), "ok");
+        } else {
+          status.set(`${t("publish.exportFailed")} — ${(web && web.error) || ""}`, "error");
+        }
+      } catch (e) {
+        status.error(t("publish.exportFailed"), e);
+      } finally {
+        button.disabled = false;
+      }
+    });
+    api.exports(projectId, it.id).then((all) => show(all.find((x) => x.platform === "Web")), () => {});
+    return h("td", {}, h("div", { class: "row" }, button, link));
   }
 
   function suggest(it) {
