@@ -139,7 +139,7 @@ pub(crate) fn remove(work: &WorkDir, iteration: &str) -> std::io::Result<()> {
 #[derive(Default)]
 pub(crate) struct Exports {
     running: Arc<Mutex<HashSet<PathBuf>>>,
-    pub tools: ExportTools,
+    tools: ExportTools,
 }
 
 /// Takes an export off the running set when its task ends, however it ends.
