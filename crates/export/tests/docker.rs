@@ -37,7 +37,8 @@ impl Drop for Running {
 
 /// Waits for `/healthz`, then checks the Quick Test page, `/metrics` and a prediction.
 async fn check_service(port: u16, project: &str) {
-    let http = kao_harness::http_client().unwrap();
+    kao_harness::use_ring_tls();
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
     let base = format!("http://127.0.0.1:{port}");
     let start = Instant::now();
     loop {
@@ -85,7 +86,6 @@ fn export(work: &WorkDir, binary: &Path, out: &Path) -> kao_export::ExportSummar
             web_runtime: None,
             binary: Some(binary.to_path_buf()),
             zip: false,
-            iteration_id: None,
         },
     )
     .expect("export")

@@ -51,7 +51,11 @@ impl Chromium {
             .kill_on_drop(true)
             .spawn()
             .map_err(HarnessError::io(CHROMEDRIVER))?;
-        let http = crate::http_client().map_err(|e| HarnessError::webdriver("client", e))?;
+        crate::use_ring_tls();
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .map_err(|e| HarnessError::webdriver("client", e))?;
         let base = format!("http://127.0.0.1:{port}");
         let mut ready = false;
         for _ in 0..300 {

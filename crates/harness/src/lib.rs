@@ -10,9 +10,11 @@ pub use browser::{Chromium, ChromiumOptions, CHROMEDRIVER, CHROMIUM};
 pub use error::{HarnessError, Result};
 pub use server::StaticServer;
 
-/// A loopback HTTP client (no proxy). reqwest is built without a TLS provider of its own
-/// (the workspace picks ring), and no client can be built until one is installed.
-pub fn http_client() -> reqwest::Result<reqwest::Client> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder().no_proxy().build()
+/// Makes `ring` the process's TLS provider, where none is yet: the workspace builds reqwest
+/// without a provider of its own (`rustls-no-provider`), and a client built before one is
+/// installed panics. Call it before building a `reqwest::Client` in a test.
+pub fn use_ring_tls() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
 }
