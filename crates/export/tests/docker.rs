@@ -86,6 +86,7 @@ fn export(work: &WorkDir, binary: &Path, out: &Path) -> kao_export::ExportSummar
             web_runtime: None,
             binary: Some(binary.to_path_buf()),
             zip: false,
+            iteration_id: None,
         },
     )
     .expect("export")
