@@ -80,6 +80,7 @@ pub fn print_summary(evaluations: &[&Evaluation]) {
 
 pub fn run(global: &Global, args: EvalArgs) -> anyhow::Result<ExitCode> {
     let work = WorkDir::new(global.work());
+    crate::stage::merge_finished_shards(&work)?;
     let options = EvalOptions {
         iteration: args.iteration,
         split: args.split,

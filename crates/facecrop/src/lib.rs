@@ -16,4 +16,4 @@ pub use cropper::{Cropper, FaceNets, Outcome};
 pub use error::{CropError, Result};
 pub use face::Face;
 pub use pick::{center_is_ambiguous, pick, pick_boxes};
-pub use stage::{crop_tree, CropSummary, TagSummary};
+pub use stage::{crop_tree, crop_tree_shard, shard_photos, CropSummary, TagSummary};

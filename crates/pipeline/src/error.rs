@@ -21,6 +21,9 @@ pub enum PipelineError {
     Input { stage: Stage, message: String },
     #[error("{}: {message}", path.display())]
     State { path: PathBuf, message: String },
+    /// `--executor slurm` could not submit or follow the jobs, or a task failed twice.
+    #[error(transparent)]
+    Slurm(#[from] crate::slurm::SlurmError),
 }
 
 impl PipelineError {

@@ -32,7 +32,7 @@ pub use metrics::{Metrics, TagPerformance};
 pub use report::write_report;
 pub use samples::{Rng, Samples};
 pub use train::{
-    describe_split, fit_head, train, DescribedSplit, Fitted, IterationMetrics, Timings,
+    describe_split, describe_split_in, fit_head, train, DescribedSplit, Fitted, IterationMetrics, Timings,
     TrainOutcome,
 };
 
