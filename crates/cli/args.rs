@@ -62,6 +62,8 @@ pub enum Command {
     Publish(crate::publish::PublishArgs),
     /// Run the Custom Vision-compatible prediction service and Quick Test page.
     Serve(crate::serve::ServeArgs),
+    /// Export an iteration as a static web page (runs in the browser) or a container build context.
+    Export(crate::export::ExportArgs),
     /// Run every stage: collect, crop, split, augment, train, evaluate, publish.
     Pipeline(crate::pipeline::Args),
     /// Copy a project (tags and tagged images) from a Custom Vision Training API into a local project store.

@@ -137,7 +137,10 @@ pub fn run(global: &Global, args: CropArgs) -> anyhow::Result<ExitCode> {
     };
     let nets =
         FaceNets::load(&candle_core::Device::Cpu).context("cannot load the face networks")?;
-    let cropper = Cropper::new(Arc::new(nets), args.config());
+    // Descriptors are computed with the chips, into the cache `kao train` reads.
+    let embedder =
+        kao_infer::Embedder::load_default().context("cannot load the recognition network")?;
+    let cropper = Cropper::new(Arc::new(nets), args.config()).with_describer(Arc::new(embedder));
     let total = shard_photos(&src, shard.as_ref())
         .with_context(|| format!("cannot list {}", src.display()))?
         .len();

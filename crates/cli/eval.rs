@@ -45,37 +45,58 @@ fn pct(v: f64) -> String {
 /// The summary table, one row per evaluation.
 pub fn print_summary(evaluations: &[&Evaluation]) {
     println!(
-        "{:<6} {:>6} {:>8} {:>10} {:>8} {:>8} {:>18} {:>15}",
+        "{:<6} {:>6} {:>8} {:>10} {:>8} {:>8} {:>16} {:>18}",
         "split",
         "faces",
         "top-1",
         "precision",
         "recall",
         "mean AP",
-        "unknown rejected",
-        "known rejected"
+        "known rejected",
+        "unknown rejected"
     );
     for e in evaluations {
         let m = &e.metrics;
-        let (r, f) = match &e.unknown {
-            Some(u) => (
-                format!("{} of {}", pct(u.rejected), u.faces),
-                pct(u.false_rejected),
-            ),
-            None => ("-".into(), "-".into()),
+        let op = &e.operating_point;
+        let unknown = match &e.unknown {
+            Some(u) => format!("{} of {}", pct(u.rejected), u.faces),
+            None => "-".into(),
         };
         println!(
-            "{:<6} {:>6} {:>8} {:>10} {:>8} {:>8} {:>18} {:>15}",
+            "{:<6} {:>6} {:>8} {:>10} {:>8} {:>8} {:>16} {:>18}",
             e.split,
             m.faces,
             pct(m.top1),
             pct(m.precision),
             pct(m.recall),
             pct(m.average_precision),
-            r,
-            f
+            format!("{} ({})", op.known_rejected, pct(op.false_rejected)),
+            unknown
         );
     }
+}
+
+/// The unknown rule's operating point in one line.
+fn print_operating_point(e: &Evaluation) {
+    let op = &e.operating_point;
+    let target = op
+        .target_false_reject
+        .map_or("uncalibrated".to_string(), |t| {
+            format!("calibrated to reject at most {} of known faces", pct(t))
+        });
+    println!(
+        "operating point: radius {:.3} ({} distance), {target}; here {} of {} known faces rejected{}",
+        op.max_distance,
+        op.space.name(),
+        op.known_rejected,
+        e.metrics.faces,
+        e.unknown.as_ref().map_or(String::new(), |u| format!(
+            ", {} of {} unknown faces ({})",
+            pct(u.rejected),
+            u.faces,
+            u.source
+        ))
+    );
 }
 
 pub fn run(global: &Global, args: EvalArgs) -> anyhow::Result<ExitCode> {
@@ -98,11 +119,15 @@ pub fn run(global: &Global, args: EvalArgs) -> anyhow::Result<ExitCode> {
         if let Some(o) = v.as_object_mut() {
             // The curves are for the report; they would swamp a terminal.
             o.remove("curves");
+            if let Some(u) = o.get_mut("unknown").and_then(|u| u.as_object_mut()) {
+                u.remove("curve");
+            }
         }
         println!("{v}");
         return Ok(ExitCode::SUCCESS);
     }
     print_summary(&[&e]);
+    print_operating_point(&e);
     println!(
         "\n{:<32} {:>6} {:>10} {:>8} {:>8}",
         "tag", "faces", "precision", "recall", "AP"

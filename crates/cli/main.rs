@@ -7,6 +7,7 @@ mod crop;
 mod detect;
 mod draw;
 mod eval;
+mod export;
 mod import;
 mod inspect;
 mod iterations;
@@ -25,6 +26,8 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     kao_models::runtime::tune_process();
+    // HTTPS (crawl, import, URL fetches) through rustls with ring: see Cargo.toml.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = args::Cli::parse();
     logging::init(cli.global.verbose, cli.global.quiet);
     match run(cli) {
@@ -52,6 +55,7 @@ fn run(cli: args::Cli) -> anyhow::Result<std::process::ExitCode> {
         args::Command::Iterations(a) => iterations::run(&cli.global, a),
         args::Command::Publish(a) => publish::run(&cli.global, a),
         args::Command::Serve(a) => serve::run(&cli.global, a),
+        args::Command::Export(a) => export::run(&cli.global, a),
         args::Command::Pipeline(a) => pipeline::run(&cli.global, a),
         args::Command::Import(a) => import::run(&cli.global, a),
     }

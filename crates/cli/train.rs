@@ -13,18 +13,28 @@ use crate::progress::Progress;
 
 #[derive(Debug, clap::Args)]
 pub struct TrainArgs {
-    /// Head: logreg (default), mlp, centroid or knn.
+    /// Head: knn (default), logreg, mlp or centroid.
     #[arg(long)]
     pub head: Option<HeadKind>,
     /// Seed of weight initialisation, batch order and augmentation draws.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Augmented copies of each training chip.
+    /// Augmented copies of each training chip (default 0).
     #[arg(long)]
     pub augmentations: Option<u32>,
     /// Probability threshold for precision and recall.
     #[arg(long)]
     pub threshold: Option<f32>,
+    /// Share of known faces the unknown-face rule may reject (its operating point).
+    #[arg(long, value_parser = share)]
+    pub unknown_false_reject: Option<f64>,
+}
+
+fn share(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v < 1.0 => Ok(v),
+        _ => Err(format!("{s:?} is not a share between 0 and 1 (e.g. 0.01)")),
+    }
 }
 
 /// Bridges library progress events to one bar per phase.
@@ -72,6 +82,9 @@ pub fn run(global: &Global, args: TrainArgs) -> anyhow::Result<ExitCode> {
     if let Some(t) = args.threshold {
         config.threshold = t;
     }
+    if let Some(v) = args.unknown_false_reject {
+        config.unknown_false_reject = v;
+    }
     let mut sink = progress_sink(global.quiet);
     let out = kao_train::train(&work, &config, &mut sink)
         .with_context(|| format!("cannot train on {}", work.root().display()))?;
@@ -91,9 +104,20 @@ pub fn run(global: &Global, args: TrainArgs) -> anyhow::Result<ExitCode> {
             m.timings.computed
         );
         println!(
-            "unknown rule: top probability < {} or distance > {:.3} ({})\n",
-            m.unknown_rule.min_probability, m.unknown_rule.max_distance, m.unknown_rule.calibration
+            "unknown rule: {}",
+            kao_train::describe_rule(&m.unknown_rule)
         );
+        let c = &m.calibration;
+        if c.known_faces > 0 {
+            println!(
+                "calibration: {:.2}% of {} known faces and {:.2}% of {} faces of other people rejected",
+                c.known_rejected * 100.0,
+                c.known_faces,
+                c.unknown_rejected * 100.0,
+                c.unknown_faces
+            );
+        }
+        println!();
         print_summary(&[&m.validation, &m.test]);
         println!("\nreport: {}", out.report.display());
     }

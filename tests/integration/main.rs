@@ -6,6 +6,7 @@ mod crop;
 mod detect;
 mod durability;
 mod inspect;
+mod open_set;
 mod pipeline;
 mod server;
 mod train;

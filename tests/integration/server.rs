@@ -57,6 +57,7 @@ impl Kao {
     }
 
     pub fn client(&self) -> Api {
+        let _ = rustls::crypto::ring::default_provider().install_default();
         Api {
             http: reqwest::Client::builder().no_proxy().build().unwrap(),
             base: format!("{}/customvision/v3.3/training", self.base),

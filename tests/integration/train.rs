@@ -56,6 +56,31 @@ fn train_eval_predict_publish() {
     assert!(eval["top1"].as_f64().unwrap() >= 0.85, "{eval}");
     assert_eq!(eval["perTagPerformance"].as_array().unwrap().len(), 2);
 
+    // With a folder of strangers: their rates, and the operating point they were met at.
+    let strangers = dir.path().join("strangers");
+    std::fs::create_dir_all(&strangers).unwrap();
+    for name in [
+        "Aaron_Eckhart_0001.jpg",
+        "Adam_Mair_0001.jpg",
+        "Ainsworth_Dyer_0001.jpg",
+    ] {
+        let src = shared.join("datasets/lfw_strangers").join(name);
+        std::fs::copy(src, strangers.join(name)).unwrap();
+    }
+    let eval: serde_json::Value = serde_json::from_str(&ok(kao(&work)
+        .args(["eval", "--json", "--unknown"])
+        .arg(&strangers)))
+    .unwrap();
+    let unknown = &eval["unknown"];
+    assert!(unknown["faces"].as_u64().unwrap() >= 3, "{eval}");
+    let rejected = unknown["rejected"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&rejected), "{eval}");
+    let op = &eval["operatingPoint"];
+    assert_eq!(op["targetFalseReject"], 0.01, "{eval}");
+    assert_eq!(op["space"], "unit", "{eval}");
+    assert!(op["maxDistance"].as_f64().unwrap() > 0.0, "{eval}");
+    assert!(op["falseRejected"].as_f64().unwrap() <= 1.0, "{eval}");
+
     let photo = std::fs::read_dir(photos.join("Tony_Blair"))
         .unwrap()
         .map(|e| e.unwrap().path())

@@ -78,6 +78,7 @@ async fn error_paths_answer_custom_vision_codes() {
             "{key}: {v}"
         );
     }
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
     let r = http
         .post(format!(

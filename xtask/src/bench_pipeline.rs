@@ -1,20 +1,24 @@
 //! `cargo xtask bench pipeline`: the whole pipeline on `$KAO_SHARED/datasets/lfw5` (the
 //! default `pipeline.toml` with `--source-dir`), three times in one command: cold (empty
-//! work dir), warm (nothing changed) and after changing only the head. Appends the three
-//! wall times to `docs/benchmarks.md`.
+//! work dir), warm (nothing changed) and after changing only the head. Prints each run's
+//! stage table, then one table of the three wall times with CPU time and the peak
+//! resident memory after the cold run, and the cold run's network arithmetic against the
+//! in-run matmul ceiling.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
+use kao_dataset::{EmbeddingCache, WorkDir};
 use kao_infer::HeadKind;
-use kao_pipeline::{PipelineConfig, RunOptions};
+use kao_pipeline::{PipelineConfig, RunOptions, Stage};
 
 use crate::pipeline::log_event;
+use crate::usage::{cpu_seconds, peak_rss_mib};
 
-const DOC: &str = "docs/benchmarks.md";
-const SECTION: &str = "## Pipeline (`cargo xtask bench pipeline`)";
+/// Network work per photo cropped (tiny detector at 256, landmarks) and per descriptor.
+const GFLOP_CROP: f64 = 0.15 + 0.10;
+const GFLOP_DESCRIPTOR: f64 = 0.54;
 
 pub fn run() -> anyhow::Result<()> {
     let lfw5 = crate::datasets::dataset("lfw5")?;
@@ -30,17 +34,24 @@ pub fn run() -> anyhow::Result<()> {
         .with_source_dir(&lfw5)?;
     config.work = work.clone();
 
-    let timed = |config: &PipelineConfig, what: &str| -> anyhow::Result<f64> {
+    let timed = |config: &PipelineConfig, what: &str| -> anyhow::Result<(f64, f64, usize)> {
         eprintln!("--- {what}");
-        let t = Instant::now();
+        let (t, cpu) = (Instant::now(), cpu_seconds());
         let report = kao_pipeline::run(config, &RunOptions::default(), &log_event)?;
-        let s = t.elapsed().as_secs_f64();
+        let (s, cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - cpu);
         print!("{}", report.table("http://127.0.0.1:8080"));
         println!("{what}: {s:.1} s\n");
-        Ok(s)
+        let photos = report
+            .stages
+            .iter()
+            .find(|r| r.stage == Stage::Crop)
+            .map_or(0, |r| r.items_in);
+        Ok((s, cpu, photos))
     };
-    let cold = timed(&config, "cold (empty work dir)")?;
-    let warm = timed(&config, "warm (nothing changed)")?;
+    let (cold, cold_cpu, photos) = timed(&config, "cold (empty work dir)")?;
+    let peak = peak_rss_mib();
+    let descriptors = EmbeddingCache::open(&WorkDir::new(&work), kao_infer::EMBEDDING_ID)?.len();
+    let (warm, warm_cpu, _) = timed(&config, "warm (nothing changed)")?;
     let before = config.train_config().head;
     let after = if before == HeadKind::Mlp {
         HeadKind::Logreg
@@ -48,35 +59,26 @@ pub fn run() -> anyhow::Result<()> {
         HeadKind::Mlp
     };
     config.train.head = Some(after);
-    let retrain = timed(
-        &config,
-        &format!("head {} → {}", before.name(), after.name()),
-    )?;
+    let change = format!("retrain (head {} → {})", before.name(), after.name());
+    let (retrain, retrain_cpu, _) = timed(&config, &change)?;
+    let ceiling = crate::bench_models::Rate::matmul(&candle_core::Device::Cpu)?;
 
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let row = format!(
-        "| {} | {cores} | {cold:.1} s | {warm:.1} s | {retrain:.1} s ({} → {}) |\n",
-        &kao_infer::now_rfc3339()[..10],
-        before.name(),
-        after.name()
+    let gflop = photos as f64 * GFLOP_CROP + descriptors as f64 * GFLOP_DESCRIPTOR;
+    println!(
+        "{cores} cores; candle f32 matmul 1024³: {:.1} GFLOP/s, {:.1} per CPU-s (the ceiling)\n\n\
+         | run | s | CPU s | peak RSS |\n|---|---|---|---|\n\
+         | cold (empty work dir) | {cold:.1} | {cold_cpu:.1} | {peak:.0} MiB |\n\
+         | warm (nothing changed) | {warm:.1} | {warm_cpu:.1} | |\n\
+         | {change} | {retrain:.1} | {retrain_cpu:.1} | |\n\n\
+         Cold: {photos} photos cropped and {descriptors} descriptors computed, {gflop:.0} GFLOP \
+         of network arithmetic: {:.1} GFLOP/s, {:.0}% of the matmul ceiling ({:.0}% per \
+         CPU-s).",
+        ceiling.wall,
+        ceiling.cpu,
+        gflop / cold,
+        100.0 * gflop / cold / ceiling.wall,
+        100.0 * gflop / cold_cpu / ceiling.cpu
     );
-    let doc = std::fs::read_to_string(DOC).unwrap_or_default();
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(DOC)
-        .with_context(|| format!("cannot append to {DOC}"))?;
-    if !doc.contains(SECTION) {
-        write!(
-            f,
-            "\n{SECTION}\n\nThe default `pipeline.toml` on `../shared/datasets/lfw5` (`--source-dir`), in one \
-             command: cold = empty work dir; warm = rerun with nothing changed (every stage \
-             skipped); retrain = only `[train] head` changed (train, evaluate and publish run; \
-             descriptors come from the cache). Rows are appended by each run.\n\n\
-             | date | cores | cold | warm | retrain |\n|---|---|---|---|---|\n"
-        )?;
-    }
-    f.write_all(row.as_bytes())?;
-    println!("appended to {DOC}: {}", row.trim_end());
     Ok(())
 }

@@ -18,6 +18,8 @@ use anyhow::{bail, Context};
 use kao_dataset::{read_current_chips, WorkDir};
 use kao_serve::{ServeConfig, Server};
 
+use crate::usage::cpu_seconds;
+
 const REQUESTS: usize = 2_000;
 const CONCURRENCY: usize = 16;
 /// Requests sent one after another before the load test.
@@ -46,7 +48,7 @@ pub fn run() -> anyhow::Result<()> {
     runtime.block_on(bench(&work, photo))
 }
 
-fn prepare(lfw5: &Path) -> anyhow::Result<PathBuf> {
+pub(crate) fn prepare(lfw5: &Path) -> anyhow::Result<PathBuf> {
     let root = PathBuf::from("target/bench-serve");
     let work_path = root.join("work");
     let work = WorkDir::new(&work_path);
@@ -169,13 +171,17 @@ async fn bench(work: &Path, photo: Vec<u8>) -> anyhow::Result<()> {
         .build()?;
 
     // One request at a time first: the latency a lone client sees, no queueing.
+    // CPU time is the whole process's: the server and this load generator.
+    let cpu = cpu_seconds();
     let (mut alone, alone_errors) = fire(&http, &url, &photo, ALONE, 1).await?;
+    let alone_cpu = (cpu_seconds() - cpu) / ALONE as f64;
     alone.sort();
     let (first, first_errors) = fire(&http, &url, &photo, FIRST, CONCURRENCY).await?;
     let rss_first = rss_kib();
-    let start = Instant::now();
+    let (start, cpu) = (Instant::now(), cpu_seconds());
     let (rest, rest_errors) = fire(&http, &url, &photo, REQUESTS - FIRST, CONCURRENCY).await?;
     let wall = start.elapsed().as_secs_f64();
+    let load_cpu = (cpu_seconds() - cpu) / (REQUESTS - FIRST) as f64;
     let rss_end = rss_kib();
 
     let _ = tx.send(());
@@ -191,9 +197,10 @@ async fn bench(work: &Path, photo: Vec<u8>) -> anyhow::Result<()> {
         photo.len()
     );
     println!(
-        "alone         {ALONE} sequential requests: p50 {:.1} ms  p90 {:.1} ms  ({alone_errors} errors)",
+        "alone         {ALONE} sequential requests: p50 {:.1} ms  p90 {:.1} ms  CPU {:.1} ms a request  ({alone_errors} errors)",
         percentile(&alone, 0.5),
-        percentile(&alone, 0.9)
+        percentile(&alone, 0.9),
+        alone_cpu * 1e3
     );
     println!("errors        {errors}");
     println!(
@@ -203,7 +210,11 @@ async fn bench(work: &Path, photo: Vec<u8>) -> anyhow::Result<()> {
         percentile(&all, 0.99),
         percentile(&all, 1.0)
     );
-    println!("throughput    {rps:.1} requests/s (after the first {FIRST})");
+    println!(
+        "throughput    {rps:.1} requests/s (after the first {FIRST}); CPU {:.1} ms a request, {:.1} requests per CPU-second",
+        load_cpu * 1e3,
+        1.0 / load_cpu
+    );
     if let (Some(a), Some(b)) = (rss_first, rss_end) {
         println!(
             "resident      {:.1} MiB after {FIRST}, {:.1} MiB after {REQUESTS} ({:+.1}%)",

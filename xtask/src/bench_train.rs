@@ -10,12 +10,12 @@ use kao_dataset::{SplitPart, WorkDir};
 use kao_infer::{Embedder, EmbeddingInfo, HeadKind, DIMENSION};
 use kao_train::{describe_split, fit_head, Dataset, TrainConfig};
 
-/// Crops lfw5 and splits it with seed 42, unless already done.
-fn prepare(work: &WorkDir) -> anyhow::Result<()> {
+/// Crops `$KAO_SHARED/datasets/<dataset>` and splits it with seed 42, unless already done.
+pub fn prepare(work: &WorkDir, dataset: &str) -> anyhow::Result<()> {
     if work.splits().exists() {
         return Ok(());
     }
-    let source = crate::datasets::dataset("lfw5")?;
+    let source = crate::datasets::dataset(dataset)?;
     let nets = kao_facecrop::FaceNets::load(&candle_core::Device::Cpu)?;
     let cropper = kao_facecrop::Cropper::new(std::sync::Arc::new(nets), Default::default());
     let start = Instant::now();
@@ -47,7 +47,7 @@ fn prepare(work: &WorkDir) -> anyhow::Result<()> {
 pub fn run() -> anyhow::Result<()> {
     let root = std::env::var_os("KAO_BENCH_WORK").unwrap_or_else(|| "work/lfw5".into());
     let work = WorkDir::new(&root);
-    prepare(&work)?;
+    prepare(&work, "lfw5")?;
     let data = Dataset::load(&work).with_context(|| {
         format!(
             "{}: needs faces/ and splits.json (kao crop, kao split) — set KAO_BENCH_WORK",

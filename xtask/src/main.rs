@@ -4,15 +4,18 @@ mod bench_align;
 mod bench_augment;
 mod bench_crop;
 mod bench_detectors;
+mod bench_export_web;
 mod bench_models;
 mod bench_pipeline;
 mod bench_serve;
 mod bench_train;
 mod bench_training_api;
+mod bench_unknown;
 mod ci;
 mod datasets;
 mod models;
 mod pipeline;
+mod usage;
 
 use clap::{Parser, Subcommand};
 
@@ -27,8 +30,13 @@ struct Cli {
 enum Task {
     /// Run exactly what `.ci/run` runs: fmt check, clippy -D warnings, the tests.
     Ci,
-    /// Run a benchmark: `augment`, `crop`, `align`, `models`, `detectors`, `train`, `serve`, `pipeline`, `training-api`.
+    /// Run a benchmark: `augment`, `crop`, `align`, `models`, `detectors`, `train`, `unknown`, `serve`, `pipeline`, `training-api`, `export-web`.
     Bench { what: String },
+    /// Build the browser runtime `kao export --platform web` copies (kao-web for wasm32 with
+    /// SIMD128, wasm-bindgen, the page) into <target>/export/web.
+    Web,
+    /// Build the statically linked kao (musl) `kao export --platform docker` puts in the image.
+    Static,
     /// Check the committed network weights against the npm package (`--verify`).
     Models {
         /// Re-download the package with `npm pack` and compare every committed file.
@@ -41,11 +49,14 @@ enum Task {
 
 fn main() -> anyhow::Result<()> {
     kao_models::runtime::tune_process();
+    // reqwest's TLS provider (see the workspace Cargo.toml).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     match Cli::parse().task {
         Task::Ci => ci::run(),
         Task::Bench { what } => match what.as_str() {
             "augment" => bench_augment::run(),
             "train" => bench_train::run(),
+            "unknown" => bench_unknown::run(),
             "models" => bench_models::run(),
             "serve" => bench_serve::run(),
             "pipeline" => bench_pipeline::run(),
@@ -53,10 +64,21 @@ fn main() -> anyhow::Result<()> {
             "crop" => bench_crop::run(),
             "align" => bench_align::run(),
             "detectors" => bench_detectors::run_standalone(),
+            "export-web" => bench_export_web::run(),
             other => anyhow::bail!(
-                "unknown benchmark {other:?} (augment, crop, align, models, detectors, train, serve, pipeline, training-api)"
+                "unknown benchmark {other:?} (augment, crop, align, models, detectors, train, unknown, serve, pipeline, training-api, export-web)"
             ),
         },
+        Task::Web => {
+            let dir = kao_harness::build_web_runtime()?;
+            println!("browser runtime in {}", dir.display());
+            Ok(())
+        }
+        Task::Static => {
+            let path = kao_harness::build_static_kao()?;
+            println!("static kao: {}", path.display());
+            Ok(())
+        }
         Task::Pipeline(args) => pipeline::run(args),
         Task::Models { verify } => {
             anyhow::ensure!(verify, "nothing to do: `cargo xtask models --verify`");

@@ -63,6 +63,15 @@ pub(crate) struct Fetcher {
     rng: Mutex<u64>,
 }
 
+/// reqwest's TLS runs on rustls with the ring crypto provider (lighter to build than
+/// reqwest's default, aws-lc-rs); rustls needs a process-wide provider before the first
+/// client. One installed by the host program first is kept.
+fn use_ring_tls() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
 impl Fetcher {
     pub fn new(opts: &CrawlOptions) -> Result<Self> {
         if opts.concurrency == 0 || opts.per_host == 0 {
@@ -70,6 +79,7 @@ impl Fetcher {
                 "concurrency and per-host limits must be at least 1".into(),
             ));
         }
+        use_ring_tls();
         let client = reqwest::Client::builder()
             .user_agent(opts.user_agent.clone())
             .connect_timeout(opts.connect_timeout)

@@ -2,6 +2,7 @@
 
 mod atomic;
 mod duplicates;
+mod embeddings;
 mod error;
 mod faces;
 mod item;
@@ -13,6 +14,7 @@ mod tree;
 
 pub use atomic::{write_atomic, write_atomic_json};
 pub use duplicates::{duplicate_groups, near_groups, DuplicateGroups};
+pub use embeddings::{augment_key, chip_key, EmbeddingCache};
 pub use error::{DatasetError, Result};
 pub use faces::{
     current_chips, read_current_chips, BoxF, ChipRecord, FaceRecord, RejectReason, RejectRecord,

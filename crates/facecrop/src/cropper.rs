@@ -8,10 +8,13 @@ use image::RgbImage;
 use kao_dataset::{BoxF, RejectReason};
 use kao_models::preprocess::{self, Pad, Rect};
 use kao_models::ssd::{SsdMobilenetV1, SsdOptions};
-use kao_models::{landmarks_in_image, Detection, FaceLandmark68Net, TinyFaceDetector, TinyOptions};
+use kao_models::{
+    landmarks_in_image, Detection, FaceLandmark68Net, ModelFiles, TinyFaceDetector, TinyOptions,
+};
 
 use crate::align;
 use crate::config::{Alignment, CropConfig, DetectorKind, Pick};
+use crate::describe::ChipDescriber;
 use crate::error::Result;
 use crate::face::Face;
 use crate::warp;
@@ -37,13 +40,26 @@ impl FaceNets {
     /// Loads the two detectors and the landmark network from the face-api weight folder
     /// `dir` (checksums verified against its `SHA256SUMS`) onto `device`.
     pub fn from_dir(dir: &Path, device: &Device) -> Result<FaceNets> {
+        Self::load_from(&ModelFiles::Dir(dir.to_path_buf()), device)
+    }
+
+    /// [`FaceNets::from_dir`] from any [`ModelFiles`]: a folder, or the bytes a browser page
+    /// fetched.
+    pub fn load_from(files: &ModelFiles, device: &Device) -> Result<FaceNets> {
         Ok(FaceNets {
             device: device.clone(),
-            tiny: TinyFaceDetector::from_dir(dir, device)?,
-            ssd: SsdMobilenetV1::from_dir(dir, device)?,
-            landmarks: FaceLandmark68Net::from_dir(dir, device)?,
+            tiny: TinyFaceDetector::load_from(files, device)?,
+            ssd: SsdMobilenetV1::load_from(files, device)?,
+            landmarks: FaceLandmark68Net::load_from(files, device)?,
         })
     }
+
+    /// The TF.js weight stems [`FaceNets::load_from`] reads.
+    pub const WEIGHTS: [&'static str; 3] = [
+        kao_models::tiny_detector::WEIGHTS,
+        kao_models::ssd::WEIGHTS,
+        kao_models::landmark68::WEIGHTS,
+    ];
 
     /// [`FaceNets::from_dir`] on [`kao_models::default_model_dir`]: `$KAO_MODELS`, else the
     /// Kao source tree's `models/face-api`.
@@ -71,15 +87,30 @@ pub enum Outcome {
 pub struct Cropper {
     nets: Arc<FaceNets>,
     config: CropConfig,
+    describer: Option<Arc<dyn ChipDescriber>>,
 }
 
 impl Cropper {
     pub fn new(nets: Arc<FaceNets>, config: CropConfig) -> Cropper {
-        Cropper { nets, config }
+        Cropper {
+            nets,
+            config,
+            describer: None,
+        }
+    }
+
+    /// Also computes each new chip's descriptor in the crop stage (see [`ChipDescriber`]).
+    pub fn with_describer(mut self, describer: Arc<dyn ChipDescriber>) -> Cropper {
+        self.describer = Some(describer);
+        self
     }
 
     pub fn config(&self) -> &CropConfig {
         &self.config
+    }
+
+    pub fn describer(&self) -> Option<&dyn ChipDescriber> {
+        self.describer.as_deref()
     }
 
     /// Every face scoring at least the threshold, with landmarks and chip transform,

@@ -10,8 +10,13 @@ use sha2::{Digest, Sha256};
 use crate::error::{InferError, Result};
 use crate::unknown::UnknownRule;
 
-/// Bumped whenever a field changes meaning; loading any other version is an error.
-pub const FORMAT_VERSION: u32 = 1;
+/// Bumped whenever a field changes meaning, so that an older build refuses a newer file
+/// rather than misreading it. Version 2: the unknown rule's `space` (unit-length
+/// descriptors) and `targetFalseReject`; a version 1 file has neither and its rule is read
+/// as written (raw distances).
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest version this build still reads.
+pub const OLDEST_FORMAT_VERSION: u32 = 1;
 pub const MODEL_FILE: &str = "model.json";
 pub const HEAD_FILE: &str = "head.safetensors";
 
@@ -133,19 +138,27 @@ impl ModelArtifact {
     pub fn read(dir: &Path) -> Result<ModelArtifact> {
         let path = dir.join(MODEL_FILE);
         let bytes = std::fs::read(&path).map_err(InferError::io(&path))?;
+        Self::parse(&bytes, &path)
+    }
+
+    /// Parses the bytes of a `model.json` and checks its version; `path` is only for
+    /// messages.
+    pub fn parse(bytes: &[u8], path: &Path) -> Result<ModelArtifact> {
+        let path = path.to_path_buf();
         // Check the version before the full parse, so an old or newer file gets the
         // version message rather than a confusing missing-field one.
         let probe: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(InferError::json(&path))?;
+            serde_json::from_slice(bytes).map_err(InferError::json(&path))?;
         let found = probe
             .get("formatVersion")
             .and_then(|v| v.as_u64())
             .ok_or_else(|| InferError::invalid(&path, "no formatVersion: not a kao model.json"))?
             as u32;
-        if found != FORMAT_VERSION {
+        if !(OLDEST_FORMAT_VERSION..=FORMAT_VERSION).contains(&found) {
             return Err(InferError::Version {
                 path,
                 found,
+                oldest: OLDEST_FORMAT_VERSION,
                 expected: FORMAT_VERSION,
             });
         }
@@ -158,15 +171,21 @@ impl ModelArtifact {
         let artifact = Self::read(dir)?;
         let path = dir.join(HEAD_FILE);
         let bytes = std::fs::read(&path).map_err(InferError::io(&path))?;
-        let found = sha256_hex(&bytes);
-        if found != artifact.head.sha256 {
+        artifact.check_head(&bytes, &path)?;
+        Ok((artifact, bytes))
+    }
+
+    /// Checks `head.safetensors`' bytes against the checksum this artifact records.
+    pub fn check_head(&self, head_bytes: &[u8], path: &Path) -> Result<()> {
+        let found = sha256_hex(head_bytes);
+        if found != self.head.sha256 {
             return Err(InferError::Checksum {
-                path,
-                expected: artifact.head.sha256.clone(),
+                path: path.to_path_buf(),
+                expected: self.head.sha256.clone(),
                 found,
             });
         }
-        Ok((artifact, bytes))
+        Ok(())
     }
 
     /// Writes `head.safetensors` then `model.json`, each atomically; `model.json` goes last
@@ -181,5 +200,111 @@ impl ModelArtifact {
     /// The tags that can be predicted (all but Negative), in head order.
     pub fn predictable_tags(&self) -> impl Iterator<Item = (usize, &TagInfo)> {
         self.tags.iter().enumerate().filter(|(_, t)| !t.negative)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::head::{to_safetensors, Gallery, Head, Matrix};
+    use crate::unknown::DistanceSpace;
+    use crate::Classifier;
+
+    /// A two-tag centroid head whose gallery holds one face per tag.
+    fn iteration(dir: &Path) -> ModelArtifact {
+        let head = Head::Centroid {
+            centroids: Matrix::new(2, 2, vec![1.0, 0.0, 0.0, 1.0]),
+            scale: 10.0,
+        };
+        let gallery = Gallery {
+            descriptors: Matrix::new(2, 2, vec![2.0, 0.0, 0.0, 2.0]),
+            labels: vec![0, 1],
+        };
+        let tag = |name: &str| TagInfo {
+            id: format!("id-{name}"),
+            name: name.into(),
+            negative: false,
+        };
+        let mut artifact = ModelArtifact {
+            format_version: FORMAT_VERSION,
+            iteration: 1,
+            created_at: "2026-01-01T00:00:00Z".into(),
+            tags: vec![tag("alice"), tag("bob")],
+            embedding: EmbeddingInfo {
+                id: "test".into(),
+                sha256: String::new(),
+                dimension: 2,
+            },
+            crop: CropConfig::default(),
+            head: HeadInfo {
+                kind: HeadKind::Centroid,
+                sha256: String::new(),
+                k: None,
+            },
+            threshold: 0.5,
+            unknown: UnknownRule {
+                min_probability: 0.0,
+                max_distance: 0.5,
+                space: DistanceSpace::Unit,
+                target_false_reject: Some(0.01),
+                calibration: "test".into(),
+            },
+            training: serde_json::Value::Null,
+            seed: 1,
+            metrics: Vec::new(),
+        };
+        artifact
+            .write(dir, &to_safetensors(&head, &gallery))
+            .unwrap();
+        artifact
+    }
+
+    #[test]
+    fn version_1_files_load_with_their_raw_rule() {
+        let dir = tempfile::tempdir().unwrap();
+        iteration(dir.path());
+        // As version 1 wrote it: no space, no target, a raw radius.
+        let path = dir.path().join(MODEL_FILE);
+        let mut json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        json["formatVersion"] = 1.into();
+        let rule = json["unknown"].as_object_mut().unwrap();
+        rule.remove("space");
+        rule.remove("targetFalseReject");
+        rule.insert("maxDistance".into(), 0.6.into());
+        std::fs::write(&path, serde_json::to_vec(&json).unwrap()).unwrap();
+
+        let c = Classifier::load(dir.path()).unwrap();
+        assert_eq!(c.artifact().unknown.space, DistanceSpace::Raw);
+        // (1.5, 0) is 0.5 from alice's face (2, 0) in raw space: known.
+        let near = c.classify(&[1.5, 0.0]);
+        assert_eq!(near.top, 0);
+        assert!(
+            (near.distance - 0.5).abs() < 1e-6 && !near.unknown,
+            "{near:?}"
+        );
+        // (1, 0) is 1.0 away raw (unknown), though 0 apart as unit vectors.
+        assert!(c.classify(&[1.0, 0.0]).unknown);
+    }
+
+    #[test]
+    fn current_files_measure_angles_and_newer_files_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        iteration(dir.path());
+        let c = Classifier::load(dir.path()).unwrap();
+        let same_angle = c.classify(&[1.0, 0.0]);
+        assert!(same_angle.distance.abs() < 1e-6 && !same_angle.unknown);
+        // 45° off alice's face: sqrt(2 - 2 cos 45°) = 0.765 > 0.5.
+        assert!(c.classify(&[1.0, 1.0001]).unknown);
+
+        let path = dir.path().join(MODEL_FILE);
+        let mut json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        json["formatVersion"] = (FORMAT_VERSION + 1).into();
+        std::fs::write(&path, serde_json::to_vec(&json).unwrap()).unwrap();
+        let e = ModelArtifact::read(dir.path()).unwrap_err();
+        assert!(matches!(e, InferError::Version { .. }), "{e}");
+        assert!(e.to_string().contains("model.json"), "{e}");
+        assert!(e.to_string().contains("versions 1 to 2"), "{e}");
     }
 }

@@ -1,6 +1,6 @@
 use std::path::Path;
 
-use crate::artifact::{ModelArtifact, HEAD_FILE};
+use crate::artifact::{ModelArtifact, HEAD_FILE, MODEL_FILE};
 use crate::error::{InferError, Result};
 use crate::head::{from_safetensors, l2_normalise, Gallery, Head};
 
@@ -22,7 +22,7 @@ pub struct Classification {
     pub predictions: Vec<TagProbability>,
     /// Head output index with the highest probability (may be the Negative tag).
     pub top: usize,
-    /// Distance to the nearest training descriptor of `top`.
+    /// Distance to the nearest training descriptor of `top`, in the unknown rule's space.
     pub distance: f32,
     pub unknown: bool,
 }
@@ -42,9 +42,21 @@ impl Classifier {
     /// format version and the head's checksum.
     pub fn load(dir: &Path) -> Result<Classifier> {
         let (artifact, bytes) = ModelArtifact::load_checked(dir)?;
-        let path = dir.join(HEAD_FILE);
-        let (head, gallery) = from_safetensors(&bytes, artifact.head.kind, &path)?;
-        Self::new(artifact, head, gallery).map_err(|m| InferError::invalid(&path, m))
+        Self::from_head(artifact, &bytes, &dir.join(HEAD_FILE))
+    }
+
+    /// [`Classifier::load`] from the bytes of `model.json` and `head.safetensors` (a
+    /// browser page fetched them), with the same checks.
+    pub fn from_bytes(model_json: &[u8], head: &[u8]) -> Result<Classifier> {
+        let artifact = ModelArtifact::parse(model_json, Path::new(MODEL_FILE))?;
+        let path = Path::new(HEAD_FILE);
+        artifact.check_head(head, path)?;
+        Self::from_head(artifact, head, path)
+    }
+
+    fn from_head(artifact: ModelArtifact, head: &[u8], path: &Path) -> Result<Classifier> {
+        let (head, gallery) = from_safetensors(head, artifact.head.kind, path)?;
+        Self::new(artifact, head, gallery).map_err(|m| InferError::invalid(path, m))
     }
 
     /// Assembles a classifier from parts (training evaluates a head before writing it).
@@ -95,13 +107,12 @@ impl Classifier {
             .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(&a.0)))
             .map(|(i, _)| i)
             .unwrap_or(0);
-        let distance = self.gallery.nearest(descriptor, top);
+        let rule = &self.artifact.unknown;
+        let distance = self
+            .gallery
+            .nearest_in(rule.space, descriptor, top, |_| false);
         let tags = &self.artifact.tags;
-        let unknown = tags[top].negative
-            || self
-                .artifact
-                .unknown
-                .is_unknown(probabilities[top], distance);
+        let unknown = tags[top].negative || rule.is_unknown(probabilities[top], distance);
         let mut predictions: Vec<TagProbability> = self
             .artifact
             .predictable_tags()

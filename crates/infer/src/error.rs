@@ -10,10 +10,11 @@ pub enum InferError {
     },
     #[error("{path}: invalid JSON: {message}")]
     Json { path: PathBuf, message: String },
-    #[error("{path}: model format version {found}, this build reads version {expected}; retrain with this version of kao")]
+    #[error("{path}: model format version {found}, this build reads versions {oldest} to {expected}; retrain with this version of kao")]
     Version {
         path: PathBuf,
         found: u32,
+        oldest: u32,
         expected: u32,
     },
     #[error("{path}: checksum mismatch (model.json says {expected}, file has {found}); the iteration is corrupt or was edited")]

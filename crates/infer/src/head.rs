@@ -9,6 +9,7 @@ use safetensors::SafeTensors;
 
 use crate::artifact::HeadKind;
 use crate::error::{InferError, Result};
+use crate::unknown::{DistanceSpace, Unit};
 
 /// A row-major matrix.
 #[derive(Debug, Clone, PartialEq)]
@@ -100,15 +101,34 @@ pub struct Gallery {
 }
 
 impl Gallery {
-    /// Distance from `x` (raw) to the nearest descriptor of tag `class`; infinite when the
-    /// tag has none.
+    /// Raw Euclidean distance from `x` (raw) to the nearest descriptor of tag `class`;
+    /// infinite when the tag has none.
     pub fn nearest(&self, x: &[f32], class: usize) -> f32 {
-        self.labels
+        self.nearest_in(DistanceSpace::Raw, x, class, |_| false)
+    }
+
+    /// Distance in `space` from `x` (raw) to the nearest descriptor of tag `class`,
+    /// ignoring the rows `skip` says yes to (leave-one-out); infinite when none is left.
+    pub fn nearest_in(
+        &self,
+        space: DistanceSpace,
+        x: &[f32],
+        class: usize,
+        skip: impl Fn(usize) -> bool,
+    ) -> f32 {
+        let rows = self
+            .labels
             .iter()
             .enumerate()
-            .filter(|(_, &l)| l as usize == class)
-            .map(|(i, _)| distance(self.descriptors.row(i), x))
-            .fold(f32::INFINITY, f32::min)
+            .filter(|&(i, &l)| l as usize == class && !skip(i))
+            .map(|(i, _)| self.descriptors.row(i));
+        match space {
+            DistanceSpace::Raw => rows.map(|g| distance(g, x)).fold(f32::INFINITY, f32::min),
+            DistanceSpace::Unit => {
+                let u = Unit::new(x);
+                rows.map(|g| u.distance(g)).fold(f32::INFINITY, f32::min)
+            }
+        }
     }
 }
 

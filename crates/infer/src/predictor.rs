@@ -4,7 +4,8 @@ use std::sync::Arc;
 use candle_core::Device;
 use image::RgbImage;
 use kao_dataset::BoxF;
-use kao_facecrop::{CropConfig, Cropper, FaceNets, Pick};
+use kao_facecrop::{CropConfig, Cropper, Face, FaceNets, Pick};
+use kao_models::ModelFiles;
 
 use crate::artifact::ModelArtifact;
 use crate::classifier::{Classification, Classifier, TagProbability};
@@ -42,17 +43,31 @@ impl Predictor {
     /// face-api weight folder `model_dir`, checking the artifact's version and checksums,
     /// and that the recognition weights are the ones the head was trained on.
     pub fn from_dir(iteration_dir: &Path, model_dir: &Path) -> Result<Predictor> {
-        let classifier = Classifier::load(iteration_dir)?;
-        let embedder = Embedder::from_dir(model_dir)?;
+        Self::with_networks(
+            Classifier::load(iteration_dir)?,
+            &ModelFiles::Dir(model_dir.to_path_buf()),
+            &iteration_dir.join(crate::artifact::MODEL_FILE),
+        )
+    }
+
+    /// Loads the face networks for `classifier` from `files` (a folder, or the bytes a
+    /// browser page fetched), checking that the recognition weights are the ones the head
+    /// was trained on; `model_json` names the iteration in that error.
+    pub fn with_networks(
+        classifier: Classifier,
+        files: &ModelFiles,
+        model_json: &Path,
+    ) -> Result<Predictor> {
+        let embedder = Embedder::load_from(files)?;
         let expected = &classifier.artifact().embedding;
         if expected.sha256 != embedder.sha256() {
             return Err(InferError::Checksum {
-                path: iteration_dir.join(crate::artifact::MODEL_FILE),
+                path: model_json.to_path_buf(),
                 expected: format!("{} {}", expected.id, expected.sha256),
                 found: format!("{} {}", embedder.id(), embedder.sha256()),
             });
         }
-        let nets = Arc::new(FaceNets::from_dir(model_dir, &Device::Cpu)?);
+        let nets = Arc::new(FaceNets::load_from(files, &Device::Cpu)?);
         let trained = classifier.artifact().crop.clone();
         let most = CropConfig::for_pick(Pick::All);
         let all_faces = CropConfig {
@@ -66,6 +81,14 @@ impl Predictor {
             classifier,
             embedder,
         })
+    }
+
+    /// The TF.js weight stems [`Predictor::with_networks`] reads: what a browser page must
+    /// download (both detectors: [`Predictor::predict_all_faces`] runs SSD first).
+    pub fn weights_for(_artifact: &ModelArtifact) -> Vec<&'static str> {
+        let mut stems = FaceNets::WEIGHTS.to_vec();
+        stems.push(kao_models::recognition::WEIGHTS);
+        stems
     }
 
     /// [`Predictor::from_dir`] with the face networks of [`kao_models::default_model_dir`]:
@@ -96,6 +119,12 @@ impl Predictor {
             .collect())
     }
 
+    /// Every face of the image with its raw descriptor, found as [`Predictor::predict`]
+    /// finds them (the artifact's crop settings) and cut exactly as the training chips were.
+    pub fn describe(&self, image: &RgbImage) -> Result<Vec<(Face, Vec<f32>)>> {
+        self.describe_with(&self.cropper, image)
+    }
+
     /// The faces of the image found with the artifact's crop settings, in detector order:
     /// the detector order the training photos were cut with (tiny first by default, SSD
     /// where tiny finds none), and chips cut exactly as the training chips were. This is
@@ -113,14 +142,20 @@ impl Predictor {
         self.predict_with(&self.all_faces, image)
     }
 
-    fn predict_with(&self, cropper: &Cropper, image: &RgbImage) -> Result<Vec<FacePrediction>> {
+    fn describe_with(&self, cropper: &Cropper, image: &RgbImage) -> Result<Vec<(Face, Vec<f32>)>> {
         let faces = cropper.faces(image)?;
-        let picked = kao_facecrop::pick(&faces, image.width(), image.height(), Pick::Center);
         let chips: Vec<RgbImage> = faces.iter().map(|f| cropper.chip(image, f)).collect();
-        let classes = self.predict_chips(&chips)?;
-        Ok(faces
+        let descriptors = self.embedder.embed(&chips)?;
+        Ok(faces.into_iter().zip(descriptors).collect())
+    }
+
+    fn predict_with(&self, cropper: &Cropper, image: &RgbImage) -> Result<Vec<FacePrediction>> {
+        let described = self.describe_with(cropper, image)?;
+        let boxes: Vec<BoxF> = described.iter().map(|(f, _)| f.bbox).collect();
+        let picked = kao_facecrop::pick_boxes(&boxes, image.width(), image.height(), Pick::Center);
+        Ok(described
             .into_iter()
-            .zip(classes)
+            .map(|(f, d)| (f, self.classifier.classify(&d)))
             .enumerate()
             .map(|(i, (f, c))| FacePrediction {
                 bbox: f.bbox,

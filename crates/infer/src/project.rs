@@ -36,6 +36,22 @@ pub fn project_id(work: &WorkDir) -> Result<String> {
     }
 }
 
+/// The id of an iteration as the Prediction API reports it: UUID-shaped, as Custom
+/// Vision's iteration ids (SDKs parse them as GUIDs), derived from the project, the
+/// iteration number and the head's checksum, so a retrained iteration gets a new one.
+pub fn iteration_id(project_id: &str, artifact: &crate::ModelArtifact) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(project_id.as_bytes());
+    h.update(artifact.iteration.to_le_bytes());
+    h.update(artifact.head.sha256.as_bytes());
+    let mut bytes: [u8; 16] = h.finalize()[..16].try_into().expect("16 of 32 bytes");
+    // Version 8 (custom, RFC 9562) and the RFC variant: a well-formed UUID that is not random.
+    bytes[6] = (bytes[6] & 0x0f) | 0x80;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    uuid::Uuid::from_bytes(bytes).to_string()
+}
+
 /// Stable ids for `names`: existing ones are reused, new names get a fresh UUID v4 and the
 /// file is rewritten (atomically) only when something was added.
 pub fn tag_ids(work: &WorkDir, names: &[String]) -> Result<BTreeMap<String, String>> {

@@ -13,7 +13,10 @@ use candle_nn::VarBuilder;
 use crate::blocks::{dense_block, DenseBlock};
 use crate::error::{ModelError, Result};
 use crate::ops::pool::AvgPool;
-use crate::Weights;
+use crate::{ModelFiles, Weights};
+
+/// The stem of the network's TF.js weight files.
+pub const WEIGHTS: &str = "face_landmark_68_model";
 
 /// Side of the square input the landmark nets expect.
 pub const INPUT_SIZE: usize = 112;
@@ -46,7 +49,13 @@ impl FaceLandmark68Net {
     /// Loads `face_landmark_68_model` from the face-api weight folder `dir` (checksums verified against
     /// its `SHA256SUMS`) onto `device`.
     pub fn from_dir(dir: &Path, device: &Device) -> Result<Self> {
-        let weights = Weights::load(dir, "face_landmark_68_model", device)?;
+        Self::load_from(&ModelFiles::Dir(dir.to_path_buf()), device)
+    }
+
+    /// Loads [`WEIGHTS`] from `files` (checksums verified) onto `device`: a folder, or
+    /// the bytes a browser page fetched.
+    pub fn load_from(files: &ModelFiles, device: &Device) -> Result<Self> {
+        let weights = Weights::load_from(files, WEIGHTS, device)?;
         let mut net = Self::load(weights.var_builder(device))?;
         net.sha256 = Some(weights.sha256().to_string());
         Ok(net)

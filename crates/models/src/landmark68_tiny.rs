@@ -14,7 +14,10 @@ use crate::blocks::{dense_block, DenseBlock};
 use crate::error::Result;
 use crate::landmark68::{fully_connected, MEAN_RGB};
 use crate::ops::pool::AvgPool;
-use crate::Weights;
+use crate::{ModelFiles, Weights};
+
+/// The stem of the network's TF.js weight files.
+pub const WEIGHTS: &str = "face_landmark_68_tiny_model";
 
 /// The network: raw 0–255 RGB `[N, 3, 112, 112]` in, `[N, 136]` relative coordinates out.
 #[derive(Debug, Clone)]
@@ -40,7 +43,13 @@ impl FaceLandmark68TinyNet {
     /// Loads `face_landmark_68_tiny_model` from the face-api weight folder `dir` (checksums verified against
     /// its `SHA256SUMS`) onto `device`.
     pub fn from_dir(dir: &Path, device: &Device) -> Result<Self> {
-        let weights = Weights::load(dir, "face_landmark_68_tiny_model", device)?;
+        Self::load_from(&ModelFiles::Dir(dir.to_path_buf()), device)
+    }
+
+    /// Loads [`WEIGHTS`] from `files` (checksums verified) onto `device`: a folder, or
+    /// the bytes a browser page fetched.
+    pub fn load_from(files: &ModelFiles, device: &Device) -> Result<Self> {
+        let weights = Weights::load_from(files, WEIGHTS, device)?;
         let mut net = Self::load(weights.var_builder(device))?;
         net.sha256 = Some(weights.sha256().to_string());
         Ok(net)

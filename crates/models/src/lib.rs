@@ -24,4 +24,4 @@ pub use paths::default_model_dir;
 pub use recognition::FaceRecognitionNet;
 pub use ssd::{SsdMobilenetV1, SsdOptions};
 pub use tiny_detector::{TinyFaceDetector, TinyOptions};
-pub use weights::Weights;
+pub use weights::{ModelFiles, Weights, CHECKSUMS_FILE};

@@ -13,7 +13,10 @@ use candle_nn::VarBuilder;
 
 use crate::error::Result;
 use crate::ops::{pool, Conv2d, Padding};
-use crate::Weights;
+use crate::{ModelFiles, Weights};
+
+/// The stem of the network's TF.js weight files.
+pub const WEIGHTS: &str = "face_recognition_model";
 
 /// Side of the square input the net expects.
 pub const INPUT_SIZE: usize = 150;
@@ -154,7 +157,13 @@ impl FaceRecognitionNet {
     /// Loads `face_recognition_model` from the face-api weight folder `dir` (checksums verified against
     /// its `SHA256SUMS`) onto `device`.
     pub fn from_dir(dir: &Path, device: &Device) -> Result<Self> {
-        let weights = Weights::load(dir, "face_recognition_model", device)?;
+        Self::load_from(&ModelFiles::Dir(dir.to_path_buf()), device)
+    }
+
+    /// Loads [`WEIGHTS`] from `files` (checksums verified) onto `device`: a folder, or
+    /// the bytes a browser page fetched.
+    pub fn load_from(files: &ModelFiles, device: &Device) -> Result<Self> {
+        let weights = Weights::load_from(files, WEIGHTS, device)?;
         let mut net = Self::load(weights.var_builder(device))?;
         net.sha256 = Some(weights.sha256().to_string());
         Ok(net)

@@ -9,8 +9,10 @@
 
 /// Blocks up to this size come from the heap rather than a fresh mapping (glibc's own
 /// ceiling for its adaptive threshold on 64-bit).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
 const MMAP_THRESHOLD: i32 = 32 << 20;
 /// Free memory at the top of the heap is returned to the kernel only beyond this.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
 const TRIM_THRESHOLD: i32 = 256 << 20;
 
 /// The three settings below. Process-global: meant for binaries, not for libraries to call.

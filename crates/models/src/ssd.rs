@@ -17,7 +17,10 @@ use crate::error::Result;
 use crate::nms::non_max_suppression;
 use crate::ops::{Activation, Conv2d, DepthwiseConv2d, Padding, PointwiseConv2d};
 use crate::preprocess::{self, Pad, Rect};
-use crate::weights::Weights;
+use crate::weights::{ModelFiles, Weights};
+
+/// The stem of the network's TF.js weight files.
+pub const WEIGHTS: &str = "ssd_mobilenetv1_model";
 
 /// The fixed network input side.
 pub const INPUT_SIZE: usize = 512;
@@ -252,7 +255,13 @@ impl SsdMobilenetV1 {
     /// Loads `ssd_mobilenetv1_model` from the face-api weight folder `dir` (checksums verified against
     /// its `SHA256SUMS`) onto `device`.
     pub fn from_dir(dir: &Path, device: &Device) -> Result<Self> {
-        let weights = Weights::load(dir, "ssd_mobilenetv1_model", device)?;
+        Self::load_from(&ModelFiles::Dir(dir.to_path_buf()), device)
+    }
+
+    /// Loads [`WEIGHTS`] from `files` (checksums verified) onto `device`: a folder, or
+    /// the bytes a browser page fetched.
+    pub fn load_from(files: &ModelFiles, device: &Device) -> Result<Self> {
+        let weights = Weights::load_from(files, WEIGHTS, device)?;
         Self::load(weights.var_builder(device))
     }
 

@@ -19,7 +19,10 @@ use crate::nms::non_max_suppression;
 use crate::ops::pool::MaxPool2Same;
 use crate::ops::{Activation, Conv2d, Conv3x3Pool, DepthwiseConv2d, Padding, PointwiseConv2d};
 use crate::preprocess::{self, Pad, Rect};
-use crate::weights::Weights;
+use crate::weights::{ModelFiles, Weights};
+
+/// The stem of the network's TF.js weight files.
+pub const WEIGHTS: &str = "tiny_face_detector_model";
 
 /// Anchor box sizes (width, height) in grid cells.
 const ANCHORS: [(f64, f64); 5] = [
@@ -131,7 +134,13 @@ impl TinyFaceDetector {
     /// Loads `tiny_face_detector_model` from the face-api weight folder `dir` (checksums verified against
     /// its `SHA256SUMS`) onto `device`.
     pub fn from_dir(dir: &Path, device: &Device) -> Result<Self> {
-        let weights = Weights::load(dir, "tiny_face_detector_model", device)?;
+        Self::load_from(&ModelFiles::Dir(dir.to_path_buf()), device)
+    }
+
+    /// Loads [`WEIGHTS`] from `files` (checksums verified) onto `device`: a folder, or
+    /// the bytes a browser page fetched.
+    pub fn load_from(files: &ModelFiles, device: &Device) -> Result<Self> {
+        let weights = Weights::load_from(files, WEIGHTS, device)?;
         Self::load(weights.var_builder(device))
     }
 

@@ -5,8 +5,9 @@
 //! (`quantization: {dtype: uint8|uint16, scale, min}`: value = min + q·scale, computed in
 //! f64 then stored as f32 exactly as tfjs does; or `float16`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use candle_core::{Device, Tensor};
 use serde::Deserialize;
@@ -35,6 +36,65 @@ struct Quantization {
     min: Option<f64>,
 }
 
+/// Where a model's files are read from: a folder (the shipped `models/face-api`), or files
+/// already in memory by name (a browser page fetched them). Either way every file is
+/// checked against the source's `SHA256SUMS` before use.
+#[derive(Debug, Clone)]
+pub enum ModelFiles {
+    Dir(PathBuf),
+    Memory(Arc<BTreeMap<String, Vec<u8>>>),
+}
+
+impl ModelFiles {
+    /// The shipped weights: [`crate::default_model_dir`].
+    pub fn default_dir() -> ModelFiles {
+        ModelFiles::Dir(crate::default_model_dir())
+    }
+
+    /// Where `name` is, for messages: its path in the folder, or the bare name in memory.
+    pub fn path(&self, name: &str) -> PathBuf {
+        match self {
+            ModelFiles::Dir(dir) => dir.join(name),
+            ModelFiles::Memory(_) => PathBuf::from(name),
+        }
+    }
+
+    /// The bytes of `name`, unchecked.
+    pub fn read(&self, name: &str) -> Result<Vec<u8>> {
+        match self {
+            ModelFiles::Dir(dir) => {
+                let path = dir.join(name);
+                std::fs::read(&path).map_err(|source| ModelError::Io { path, source })
+            }
+            ModelFiles::Memory(files) => files.get(name).cloned().ok_or_else(|| ModelError::Io {
+                path: PathBuf::from(name),
+                source: std::io::ErrorKind::NotFound.into(),
+            }),
+        }
+    }
+
+    /// The file names a model needs: its manifest and the shards that manifest lists.
+    pub fn model_files(&self, stem: &str) -> Result<Vec<String>> {
+        let manifest = manifest_name(stem);
+        let bytes = self.read(&manifest)?;
+        let groups = parse_manifest(&bytes, &self.path(&manifest))?;
+        Ok(std::iter::once(manifest)
+            .chain(groups.into_iter().flat_map(|g| g.paths))
+            .collect())
+    }
+}
+
+fn manifest_name(stem: &str) -> String {
+    format!("{stem}-weights_manifest.json")
+}
+
+fn parse_manifest(bytes: &[u8], path: &Path) -> Result<Vec<Group>> {
+    serde_json::from_slice(bytes).map_err(|e| ModelError::Manifest {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
 /// The tensors of one model, by TF.js name (`conv32_down/conv/filters`), as f32 in their
 /// stored layout (TF.js filters are HWIO).
 pub struct Weights {
@@ -46,20 +106,22 @@ impl Weights {
     /// Loads `<dir>/<stem>-weights_manifest.json` and its shards, after checking every file
     /// against `<dir>/SHA256SUMS`.
     pub fn load(dir: &Path, stem: &str, device: &Device) -> Result<Weights> {
-        let manifest_path = dir.join(format!("{stem}-weights_manifest.json"));
-        let sums = read_checksums(dir)?;
-        let manifest_bytes = read_verified(&manifest_path, &sums)?;
-        let groups: Vec<Group> =
-            serde_json::from_slice(&manifest_bytes).map_err(|e| ModelError::Manifest {
-                path: manifest_path.clone(),
-                message: e.to_string(),
-            })?;
+        Self::load_from(&ModelFiles::Dir(dir.to_path_buf()), stem, device)
+    }
+
+    /// [`Weights::load`] from any [`ModelFiles`].
+    pub fn load_from(files: &ModelFiles, stem: &str, device: &Device) -> Result<Weights> {
+        let manifest = manifest_name(stem);
+        let sums = read_checksums(files)?;
+        let manifest_bytes = read_verified(files, &manifest, &sums)?;
+        let manifest_path = files.path(&manifest);
+        let groups = parse_manifest(&manifest_bytes, &manifest_path)?;
         let mut tensors = HashMap::new();
         let mut hasher = Sha256::new();
         for group in &groups {
             let mut data = Vec::new();
             for shard in &group.paths {
-                let bytes = read_verified(&dir.join(shard), &sums)?;
+                let bytes = read_verified(files, shard, &sums)?;
                 hasher.update(&bytes);
                 data.extend_from_slice(&bytes);
             }
@@ -199,12 +261,12 @@ fn f16_to_f32(h: u16) -> f32 {
     f32::from_bits(bits)
 }
 
-fn read_checksums(dir: &Path) -> Result<HashMap<String, String>> {
-    let path = dir.join("SHA256SUMS");
-    let text = std::fs::read_to_string(&path).map_err(|source| ModelError::Io {
-        path: path.clone(),
-        source,
-    })?;
+/// The checksum file every model file is checked against.
+pub const CHECKSUMS_FILE: &str = "SHA256SUMS";
+
+fn read_checksums(files: &ModelFiles) -> Result<HashMap<String, String>> {
+    let bytes = files.read(CHECKSUMS_FILE)?;
+    let text = String::from_utf8_lossy(&bytes);
     Ok(text
         .lines()
         .filter_map(|l| {
@@ -217,22 +279,20 @@ fn read_checksums(dir: &Path) -> Result<HashMap<String, String>> {
         .collect())
 }
 
-fn read_verified(path: &PathBuf, sums: &HashMap<String, String>) -> Result<Vec<u8>> {
-    let bytes = std::fs::read(path).map_err(|source| ModelError::Io {
-        path: path.clone(),
-        source,
-    })?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+fn read_verified(
+    files: &ModelFiles,
+    name: &str,
+    sums: &HashMap<String, String>,
+) -> Result<Vec<u8>> {
+    let bytes = files.read(name)?;
+    let path = files.path(name);
     let expected = sums
-        .get(&name)
+        .get(name)
         .ok_or_else(|| ModelError::NotInChecksums { path: path.clone() })?;
     let actual = hex::encode(Sha256::digest(&bytes));
     if &actual != expected {
         return Err(ModelError::Checksum {
-            path: path.clone(),
+            path,
             expected: expected.clone(),
             actual,
         });
@@ -243,6 +303,42 @@ fn read_verified(path: &PathBuf, sums: &HashMap<String, String>) -> Result<Vec<u
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The same files from memory give the same tensors as from the folder; a missing or
+    /// altered file is named.
+    #[test]
+    fn memory_files_load_like_the_folder() {
+        let dir = crate::default_model_dir();
+        let stem = crate::tiny_detector::WEIGHTS;
+        let folder = ModelFiles::Dir(dir.clone());
+        let names = folder.model_files(stem).unwrap();
+        assert_eq!(names.len(), 2, "{names:?}");
+        let mut files: BTreeMap<String, Vec<u8>> = names
+            .iter()
+            .chain([&CHECKSUMS_FILE.to_string()])
+            .map(|n| (n.clone(), std::fs::read(dir.join(n)).unwrap()))
+            .collect();
+        let device = Device::Cpu;
+        let a = Weights::load_from(&folder, stem, &device).unwrap();
+        let memory = ModelFiles::Memory(Arc::new(files.clone()));
+        let b = Weights::load_from(&memory, stem, &device).unwrap();
+        assert_eq!(a.sha256(), b.sha256());
+        for name in a.names() {
+            let (x, y) = (a.get(name).unwrap(), b.get(name).unwrap());
+            let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            assert_eq!(flat(x), flat(y), "{name}");
+        }
+
+        let shard = names[1].clone();
+        files.get_mut(&shard).unwrap()[0] ^= 1;
+        let altered = ModelFiles::Memory(Arc::new(files.clone()));
+        let err = Weights::load_from(&altered, stem, &device).err().unwrap();
+        assert!(err.to_string().contains(&shard), "{err}");
+        files.remove(&shard);
+        let missing = ModelFiles::Memory(Arc::new(files));
+        let err = Weights::load_from(&missing, stem, &device).err().unwrap();
+        assert!(err.to_string().contains(&shard), "{err}");
+    }
 
     #[test]
     fn f16_values() {

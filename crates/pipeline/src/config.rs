@@ -205,6 +205,9 @@ pub struct TrainSection {
     pub seed: Option<u64>,
     /// Probability threshold for precision and recall.
     pub threshold: Option<f32>,
+    /// Share of known faces the unknown-face rule may reject (its operating point).
+    #[serde(default, deserialize_with = "share")]
+    pub unknown_false_reject: Option<f64>,
 }
 
 /// `[evaluate]`: an optional folder of people who are none of the tags.
@@ -282,6 +285,15 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<Durat
     kao_crawl::parse_duration(&s)
         .map(Some)
         .map_err(serde::de::Error::custom)
+}
+
+fn share<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<f64>, D::Error> {
+    match f64::deserialize(d)? {
+        v if v > 0.0 && v < 1.0 => Ok(Some(v)),
+        v => Err(serde::de::Error::custom(format!(
+            "{v} is not a share between 0 and 1 (e.g. 0.01)"
+        ))),
+    }
 }
 
 fn ratios<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<[u32; 3]>, D::Error> {
@@ -539,6 +551,9 @@ impl PipelineConfig {
         if let Some(v) = self.train.threshold {
             t.threshold = v;
         }
+        if let Some(v) = self.train.unknown_false_reject {
+            t.unknown_false_reject = v;
+        }
         if let Some(v) = self.augment.preset {
             t.augment_preset = v;
         }
@@ -659,6 +674,12 @@ mod tests {
         assert!(e.contains("line 4") && e.contains("twice"), "{e}");
         let e = parse("[[tags]]\nname = \"a/b\"\n").unwrap_err().to_string();
         assert!(e.contains("line 2"), "{e}");
+        let e = parse("[train]\nunknown_false_reject = 1.5\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 2") && e.contains("between 0 and 1"), "{e}");
+        let c = parse("[train]\nunknown_false_reject = 0.02\n").unwrap();
+        assert_eq!(c.train_config().unknown_false_reject, 0.02);
     }
 
     #[test]

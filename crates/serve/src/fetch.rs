@@ -99,6 +99,15 @@ fn check_url(url: &reqwest::Url, allow_private: bool) -> Result<(), String> {
     Ok(())
 }
 
+/// reqwest's TLS runs on rustls with the ring crypto provider (lighter to build than
+/// reqwest's default, aws-lc-rs); rustls needs a process-wide provider before the first
+/// client. One installed by the host program first is kept.
+fn use_ring_tls() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
 impl Fetcher {
     pub fn new(
         timeout: Duration,
@@ -114,6 +123,7 @@ impl Fetcher {
                 Err(why) => attempt.error(why),
             }
         });
+        use_ring_tls();
         let client = reqwest::Client::builder()
             // A proxy would resolve names itself, out of reach of the address check.
             .no_proxy()

@@ -7,7 +7,6 @@ use std::sync::{Arc, RwLock};
 
 use kao_dataset::WorkDir;
 use kao_infer::Predictor;
-use sha2::{Digest, Sha256};
 
 use crate::error::ServeError;
 
@@ -118,7 +117,9 @@ impl Live {
                                 .ok()
                                 .flatten()
                         })
-                        .unwrap_or_else(|| iteration_uuid(&self.project_id, &predictor));
+                        .unwrap_or_else(|| {
+                            kao_infer::iteration_id(&self.project_id, predictor.artifact())
+                        });
                     tracing::info!(name = %p.name, iteration = p.iteration, "loaded published iteration");
                     (Arc::new(predictor), id)
                 }
@@ -155,19 +156,6 @@ impl Live {
             None => Ok(false),
         }
     }
-}
-
-fn iteration_uuid(project_id: &str, predictor: &Predictor) -> String {
-    let a = predictor.artifact();
-    let mut h = Sha256::new();
-    h.update(project_id.as_bytes());
-    h.update(a.iteration.to_le_bytes());
-    h.update(a.head.sha256.as_bytes());
-    let mut bytes: [u8; 16] = h.finalize()[..16].try_into().expect("16 of 32 bytes");
-    // Version 8 (custom, RFC 9562) and the RFC variant: a well-formed UUID that is not random.
-    bytes[6] = (bytes[6] & 0x0f) | 0x80;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    uuid::Uuid::from_bytes(bytes).to_string()
 }
 
 /// The projects the prediction routes answer for: the one work dir of `--work`, or every

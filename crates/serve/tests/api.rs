@@ -429,3 +429,30 @@ async fn page_health_and_metrics() {
     );
     server.stop().await;
 }
+
+/// Kao's `allFaces=true`: the detector order that finds every face of a group photo.
+#[tokio::test(flavor = "multi_thread")]
+async fn all_faces_finds_every_face_of_a_group_photo() {
+    let Some(work) = trained() else { return };
+    let Some(shared) = shared() else { return };
+    let photo = std::fs::read(shared.join("datasets/multiface/faceapijs_bbt1.jpg")).unwrap();
+    let server = start(work, |_| {}).await;
+    let http = client();
+    let mut found = Vec::new();
+    for query in ["", "?allFaces=true"] {
+        let r = http
+            .post(format!("{}{query}", server.classify(PUBLISHED, "image")))
+            .header("Prediction-Key", KEY)
+            .body(photo.clone())
+            .send()
+            .await
+            .unwrap();
+        let answer = json(r).await;
+        assert_eq!(answer.0, 200, "{}", answer.1);
+        assert_prediction_shape(&answer.1, &server.project);
+        found.push(answer.1["faces"].as_array().unwrap().len());
+    }
+    assert_eq!(found[1], 4, "allFaces=true: {found:?}");
+    assert!(found[0] <= found[1], "{found:?}");
+    server.stop().await;
+}

@@ -1,6 +1,7 @@
 //! Chips (plain and augmented) to descriptors, through the cache.
 
 use std::path::PathBuf;
+use std::sync::mpsc::sync_channel;
 
 use image::RgbImage;
 use kao_augment::AugmentParams;
@@ -8,10 +9,10 @@ use kao_dataset::{ChipRecord, WorkDir};
 use kao_infer::{Embedder, CHIP_SIZE};
 use rayon::prelude::*;
 
-use crate::cache::{augment_key, chip_key, EmbeddingCache};
 use crate::error::Result;
 use crate::samples::Samples;
 use crate::Event;
+use kao_dataset::{augment_key, chip_key, EmbeddingCache};
 
 /// Descriptors of a list of chips, with the chip ids that made it (unreadable chips are
 /// reported and left out).
@@ -34,47 +35,55 @@ enum Job<'a> {
         png: Vec<u8>,
         path: PathBuf,
     },
+    /// A chip's augmentations missing from the cache, drawn from one decode of its source
+    /// photo.
     Augmented {
-        key: String,
         chip: &'a ChipRecord,
-        draw: kao_augment::Draw,
+        draws: Vec<(String, kao_augment::Draw)>,
     },
 }
 
 impl Job<'_> {
-    fn key(&self) -> &str {
+    /// Descriptors the job yields.
+    fn len(&self) -> usize {
         match self {
-            Job::Plain { key, .. } | Job::Augmented { key, .. } => key,
+            Job::Plain { .. } => 1,
+            Job::Augmented { draws, .. } => draws.len(),
         }
     }
 
-    fn image(&self) -> std::result::Result<RgbImage, Skipped> {
+    /// The job's images, each with its cache key.
+    fn images(&self) -> std::result::Result<Vec<(String, RgbImage)>, Skipped> {
         match self {
-            Job::Plain { png, path, .. } => image::load_from_memory(png)
-                .map(|i| i.to_rgb8())
+            Job::Plain { key, png, path } => image::load_from_memory(png)
+                .map(|i| vec![(key.clone(), i.to_rgb8())])
                 .map_err(|e| Skipped {
                     path: path.clone(),
                     reason: e.to_string(),
                 }),
-            Job::Augmented { chip, draw, .. } => {
+            Job::Augmented { chip, draws } => {
                 let path = PathBuf::from(&chip.source.path);
                 let photo =
                     kao_image::load(&path, &kao_image::Limits::default()).map_err(|e| Skipped {
                         path: path.clone(),
                         reason: e.to_string(),
                     })?;
-                Ok(kao_augment::augment(
-                    &photo.image,
-                    chip.transform,
-                    CHIP_SIZE,
-                    draw,
-                ))
+                Ok(draws
+                    .iter()
+                    .map(|(key, draw)| {
+                        let image =
+                            kao_augment::augment(&photo.image, chip.transform, CHIP_SIZE, draw);
+                        (key.clone(), image)
+                    })
+                    .collect())
             }
         }
     }
 }
 
-/// Runs the network over cache misses in batches; returns what could not be read.
+/// Runs the network over cache misses, about `batch` descriptors at a time; returns what
+/// could not be read. A writer thread stores each batch (one fsync) while the next one is
+/// computed.
 fn run_jobs(
     jobs: Vec<Job>,
     cache: &mut EmbeddingCache,
@@ -82,32 +91,60 @@ fn run_jobs(
     batch: usize,
     progress: &mut dyn FnMut(Event),
 ) -> Result<Vec<Skipped>> {
-    let total = jobs.len();
-    let mut skipped = Vec::new();
-    let mut done = 0;
-    for chunk in jobs.chunks(batch.max(1)) {
-        let images: Vec<_> = chunk.par_iter().map(|j| j.image()).collect();
-        let mut keys = Vec::new();
-        let mut ok = Vec::new();
-        for (j, r) in chunk.iter().zip(images) {
-            match r {
-                Ok(i) => {
-                    keys.push(j.key().to_string());
-                    ok.push(i);
-                }
-                Err(s) => {
-                    tracing::warn!(path = %s.path.display(), reason = %s.reason, "skipping unreadable image");
-                    skipped.push(s);
+    let total: usize = jobs.iter().map(Job::len).sum();
+    let mut chunks: Vec<&[Job]> = Vec::new();
+    let (mut start, mut size) = (0, 0);
+    for (i, job) in jobs.iter().enumerate() {
+        size += job.len();
+        if size >= batch.max(1) || i + 1 == jobs.len() {
+            chunks.push(&jobs[start..=i]);
+            (start, size) = (i + 1, 0);
+        }
+    }
+    std::thread::scope(|scope| {
+        let (tx, rx) = sync_channel::<Vec<(String, Vec<f32>)>>(2);
+        let writer = scope.spawn(move || -> Result<()> {
+            for entries in rx {
+                cache.insert_many(entries)?;
+            }
+            Ok(())
+        });
+        let mut skipped = Vec::new();
+        let mut done = 0;
+        for chunk in chunks {
+            let loaded: Vec<_> = chunk.par_iter().map(Job::images).collect();
+            let (mut keys, mut images) = (Vec::new(), Vec::new());
+            for r in loaded {
+                match r {
+                    Ok(pairs) => {
+                        for (key, image) in pairs {
+                            keys.push(key);
+                            images.push(image);
+                        }
+                    }
+                    Err(s) => {
+                        tracing::warn!(path = %s.path.display(), reason = %s.reason, "skipping unreadable image");
+                        skipped.push(s);
+                    }
                 }
             }
+            let descriptors = embedder.embed(&images)?;
+            if tx
+                .send(keys.into_iter().zip(descriptors).collect())
+                .is_err()
+            {
+                // The writer stopped on an error, returned below.
+                break;
+            }
+            done += chunk.iter().map(Job::len).sum::<usize>();
+            progress(Event::Embedding { done, total });
         }
-        for (k, d) in keys.into_iter().zip(embedder.embed(&ok)?) {
-            cache.insert(k, d)?;
-        }
-        done += chunk.len();
-        progress(Event::Embedding { done, total });
-    }
-    Ok(skipped)
+        drop(tx);
+        writer
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+        Ok(skipped)
+    })
 }
 
 /// Descriptors of plain chips (`(record, tag index)`), computing the missing ones.
@@ -172,6 +209,7 @@ pub fn describe_augmented(
     let mut keys = Vec::new();
     let mut jobs = Vec::new();
     for (chip, label) in items {
+        let mut draws = Vec::new();
         for i in 0..k {
             let draw = kao_augment::sample(params, seed, &chip.chip, i);
             let key = augment_key(
@@ -181,13 +219,12 @@ pub fn describe_augmented(
                 &draw.key(),
             );
             if cache.get(&key).is_none() {
-                jobs.push(Job::Augmented {
-                    key: key.clone(),
-                    chip,
-                    draw,
-                });
+                draws.push((key.clone(), draw));
             }
             keys.push((key, *label));
+        }
+        if !draws.is_empty() {
+            jobs.push(Job::Augmented { chip, draws });
         }
     }
     let skipped = run_jobs(jobs, cache, embedder, batch, progress)?;

@@ -3,15 +3,17 @@
 
 use std::path::{Path, PathBuf};
 
-use kao_dataset::{SplitPart, WorkDir};
+use kao_dataset::{write_atomic, SplitPart, WorkDir};
 use kao_infer::{Classifier, Embedder, Predictor};
 
-use crate::cache::EmbeddingCache;
 use crate::data::Dataset;
 use crate::describe::{describe_chips, Described, Skipped};
 use crate::error::{Result, TrainError};
 use crate::evaluate::{face_scores, score, Evaluation, FaceScore, UnknownFaces};
+use crate::report::write_report;
+use crate::train::{IterationMetrics, METRICS_FILE, REPORT_FILE};
 use crate::Event;
+use kao_dataset::EmbeddingCache;
 
 /// What to evaluate.
 #[derive(Debug, Clone)]
@@ -44,8 +46,9 @@ pub fn latest_iteration(work: &WorkDir) -> Option<u32> {
         .find(|&n| work.iteration(n).join(kao_infer::MODEL_FILE).exists())
 }
 
-/// Runs the Predictor over every image under `dir` (all faces); returns the counts and the
-/// files that could not be read.
+/// Every face of every image under `dir`, described through the Predictor (the
+/// iteration's crop settings and network); returns them and the files that could not be
+/// read.
 pub fn unknown_faces(
     predictor: &Predictor,
     dir: &Path,
@@ -62,8 +65,7 @@ pub fn unknown_faces(
     files.sort();
     let mut out = UnknownFaces {
         source: dir.display().to_string(),
-        faces: 0,
-        rejected: 0,
+        descriptors: Vec::new(),
     };
     let mut skipped: Vec<Skipped> = list
         .unreadable
@@ -77,12 +79,9 @@ pub fn unknown_faces(
     for (i, f) in files.iter().enumerate() {
         let result = kao_image::load(f, &kao_image::Limits::default())
             .map_err(|e| e.to_string())
-            .and_then(|d| predictor.predict(&d.image).map_err(|e| e.to_string()));
+            .and_then(|d| predictor.describe(&d.image).map_err(|e| e.to_string()));
         match result {
-            Ok(faces) => {
-                out.faces += faces.len();
-                out.rejected += faces.iter().filter(|f| f.unknown).count();
-            }
+            Ok(faces) => out.descriptors.extend(faces.into_iter().map(|(_, d)| d)),
             Err(reason) => skipped.push(Skipped {
                 path: f.clone(),
                 reason,
@@ -100,16 +99,7 @@ fn describe_part(
     options: &EvalOptions,
     progress: &mut dyn FnMut(Event),
 ) -> Result<(u32, Classifier, Described, Vec<Skipped>)> {
-    let n = options
-        .iteration
-        .or_else(|| latest_iteration(work))
-        .ok_or_else(|| {
-            TrainError::data(work.iterations(), "no trained iteration: run `kao train`")
-        })?;
-    let dir = work.iteration(n);
-    if !dir.is_dir() {
-        return Err(TrainError::NoIteration(n));
-    }
+    let (n, dir) = iteration_dir(work, options)?;
     let classifier = Classifier::load(&dir)?;
     let data = Dataset::load(work)?;
     let artifact = classifier.artifact();
@@ -159,31 +149,90 @@ pub fn split_face_scores(
     Ok((face_scores(&classifier, &described), skipped))
 }
 
-/// Evaluates an iteration on one split of the work dir's current `splits.json`.
+/// Evaluates an iteration on one split of the work dir's current `splits.json`. With an
+/// unknown folder on the test split, the iteration's report.html is written again with
+/// the open-set rates and curve.
 pub fn evaluate(
     work: &WorkDir,
     options: &EvalOptions,
     progress: &mut dyn FnMut(Event),
 ) -> Result<(Evaluation, Vec<Skipped>)> {
-    let (n, classifier, described, mut skipped) = describe_part(work, options, progress)?;
-    let dir = work.iteration(n);
-    let artifact = classifier.artifact();
-    let unknown = match &options.unknown {
+    let (n, dir) = iteration_dir(work, options)?;
+    // Strangers first: a broken iteration fails before minutes of detection.
+    let (strangers, skipped) = match &options.unknown {
         Some(u) => {
             let predictor = Predictor::load(&dir)?;
             let (faces, s) = unknown_faces(&predictor, u, progress)?;
-            skipped.extend(s);
-            Some(faces)
+            (Some(faces), s)
         }
-        None => None,
+        None => (None, Vec::new()),
     };
+    let options = EvalOptions {
+        iteration: Some(n),
+        ..options.clone()
+    };
+    let (e, mut more) = evaluate_with(work, &options, strangers.as_ref(), progress)?;
+    more.extend(skipped);
+    Ok((e, more))
+}
+
+fn iteration_dir(work: &WorkDir, options: &EvalOptions) -> Result<(u32, PathBuf)> {
+    let n = options
+        .iteration
+        .or_else(|| latest_iteration(work))
+        .ok_or_else(|| {
+            TrainError::data(work.iterations(), "no trained iteration: run `kao train`")
+        })?;
+    let dir = work.iteration(n);
+    if !dir.is_dir() {
+        return Err(TrainError::NoIteration(n));
+    }
+    Ok((n, dir))
+}
+
+/// [`evaluate`] with the unknown faces already described by [`unknown_faces`] (with the
+/// iteration's crop settings and network), so that one folder of strangers can serve
+/// several iterations; `options.unknown` is not read.
+pub fn evaluate_with(
+    work: &WorkDir,
+    options: &EvalOptions,
+    strangers: Option<&UnknownFaces>,
+    progress: &mut dyn FnMut(Event),
+) -> Result<(Evaluation, Vec<Skipped>)> {
+    let (n, classifier, described, skipped) = describe_part(work, options, progress)?;
+    let artifact = classifier.artifact();
     let threshold = options.threshold.unwrap_or(artifact.threshold) as f64;
     let e = score(
         &classifier,
         options.split.name(),
         &described,
-        unknown.as_ref(),
+        strangers,
         threshold,
     );
+    if strangers.is_some() && options.split == SplitPart::Test {
+        rewrite_report(work, &work.iteration(n), artifact, &e)?;
+    }
     Ok((e, skipped))
+}
+
+/// report.html again, with `test` in place of the test evaluation written at training
+/// time (the validation one and the calibration stay as trained).
+fn rewrite_report(
+    work: &WorkDir,
+    dir: &Path,
+    artifact: &kao_infer::ModelArtifact,
+    test: &Evaluation,
+) -> Result<()> {
+    let path = dir.join(METRICS_FILE);
+    let bytes = std::fs::read(&path).map_err(|e| TrainError::data(&path, e.to_string()))?;
+    let metrics: IterationMetrics = serde_json::from_slice(&bytes)
+        .map_err(|e| TrainError::data(&path, format!("cannot read: {e}")))?;
+    let html = write_report(
+        work,
+        artifact,
+        &[&metrics.validation, test],
+        Some(&metrics.calibration),
+    );
+    write_atomic(&dir.join(REPORT_FILE), html.as_bytes())?;
+    Ok(())
 }

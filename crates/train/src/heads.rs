@@ -85,14 +85,14 @@ fn class_weights(samples: &Samples, classes: usize) -> Vec<f32> {
         .collect()
 }
 
-/// Class-balanced cross-entropy of a head on a set, in plain arithmetic (the same the
-/// classifier runs), for picking a scale.
-fn balanced_nll(head: &Head, set: &Samples, classes: usize) -> f64 {
+/// Class-balanced cross-entropy of `scale × logits` (one row of logits per face of
+/// `set`), in plain arithmetic (the same the classifier runs), for picking a scale.
+fn balanced_nll(logits: &[Vec<f32>], scale: f32, set: &Samples, classes: usize) -> f64 {
     let w = class_weights(set, classes);
-    let x = set.normalised();
     let (mut loss, mut total) = (0f64, 0f64);
-    for (i, &y) in set.y.iter().enumerate() {
-        let p = softmax(&head.logits(x.row(i)));
+    for (l, &y) in logits.iter().zip(&set.y) {
+        let scaled: Vec<f32> = l.iter().map(|v| scale * v).collect();
+        let p = softmax(&scaled);
         loss -= w[y] as f64 * (p[y].max(1e-12) as f64).ln();
         total += w[y] as f64;
     }
@@ -101,11 +101,15 @@ fn balanced_nll(head: &Head, set: &Samples, classes: usize) -> f64 {
 
 /// Picks the softmax scale (temperature) that minimises the validation loss: the
 /// centroid and k-NN similarities are in [-1, 1] and need stretching into probabilities.
+/// Both heads' logits are `scale ×` a similarity, so the similarities are worked out once.
 fn fit_scale(val: &Samples, classes: usize, make: impl Fn(f32) -> Head) -> (Head, FitLog) {
+    let unit = make(1.0);
+    let x = val.normalised();
+    let logits: Vec<Vec<f32>> = (0..val.len()).map(|i| unit.logits(x.row(i))).collect();
     let mut best = (f64::INFINITY, 1.0f32);
     let candidates: Vec<f32> = (0..48).map(|i| 2f32.powf(i as f32 / 6.0)).collect();
     for &s in &candidates {
-        let loss = balanced_nll(&make(s), val, classes);
+        let loss = balanced_nll(&logits, s, val, classes);
         if loss < best.0 {
             best = (loss, s);
         }

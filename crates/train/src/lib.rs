@@ -1,6 +1,5 @@
 #![doc = include_str!("../README.md")]
 
-mod cache;
 mod calibrate;
 mod config;
 mod data;
@@ -15,25 +14,27 @@ mod report;
 mod samples;
 mod train;
 
-pub use cache::{augment_key, chip_key, EmbeddingCache};
-pub use calibrate::{calibrate, scores, CalibrationSet};
+pub use calibrate::{calibrate, calibrate_with, scores, Calibration, CalibrationSet, GAP_SHARE};
 pub use config::TrainConfig;
 pub use data::{is_negative, Dataset};
 pub use describe::{describe_augmented, describe_chips, Described, Skipped};
 pub use error::{Result, TrainError};
-pub use eval::{evaluate, latest_iteration, split_face_scores, unknown_faces, EvalOptions};
+pub use eval::{
+    evaluate, evaluate_with, latest_iteration, split_face_scores, unknown_faces, EvalOptions,
+};
 pub use evaluate::{
-    face_scores, score, score_faces, Evaluation, FaceScore, Misclassified, UnknownFaces,
-    UnknownRates,
+    face_scores, score, score_faces, Evaluation, FaceScore, Misclassified, OperatingPoint,
+    UnknownFaces, UnknownRates, UnknownScores,
 };
 pub use heads::{fit, FitLog};
 pub use iterations::{list_iterations, IterationInfo};
-pub use metrics::{Metrics, TagPerformance};
-pub use report::write_report;
+pub use kao_dataset::{augment_key, chip_key, EmbeddingCache};
+pub use metrics::{rejection_curve, Metrics, TagPerformance};
+pub use report::{describe_rule, write_report};
 pub use samples::{Rng, Samples};
 pub use train::{
     describe_split, describe_split_in, fit_head, train, DescribedSplit, Fitted, IterationMetrics, Timings,
-    TrainOutcome,
+    TrainOutcome, METRICS_FILE, REPORT_FILE,
 };
 
 /// Progress of a long call, for a progress bar.

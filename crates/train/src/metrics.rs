@@ -142,6 +142,40 @@ pub fn average_precision(scores: &[(f64, bool)]) -> (f64, Vec<[f64; 2]>) {
     (ap, curve)
 }
 
+/// The open-set trade-off of a distance rule (`rejected = distance > radius`): one
+/// `[share of known rejected, share of unknown rejected]` point per distinct radius, from
+/// the largest distance (nothing finite rejected) down to below the smallest (everything
+/// rejected). Infinite distances count as rejected at every radius (the head called the
+/// face Negative).
+pub fn rejection_curve(known: &[f32], unknown: &[f32]) -> Vec<[f64; 2]> {
+    let (nk, nu) = (known.len().max(1) as f64, unknown.len().max(1) as f64);
+    let mut all: Vec<(f32, bool)> = known
+        .iter()
+        .map(|&d| (d, true))
+        .chain(unknown.iter().map(|&d| (d, false)))
+        .collect();
+    all.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut i = all.iter().take_while(|(d, _)| d.is_infinite()).count();
+    let count = |s: &[(f32, bool)]| {
+        let k = s.iter().filter(|(_, known)| *known).count();
+        (k, s.len() - k)
+    };
+    let (mut k, mut u) = count(&all[..i]);
+    let mut curve = vec![[k as f64 / nk, u as f64 / nu]];
+    while i < all.len() {
+        let mut j = i;
+        while j < all.len() && all[j].0 == all[i].0 {
+            j += 1;
+        }
+        let (dk, du) = count(&all[i..j]);
+        k += dk;
+        u += du;
+        curve.push([k as f64 / nk, u as f64 / nu]);
+        i = j;
+    }
+    curve
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,6 +238,18 @@ mod tests {
         assert_eq!(m.per_tag_performance[0].recall, 0.5);
         assert_eq!(m.per_tag_performance[1].recall, 1.0);
         assert_eq!(m.recall, 0.75);
+    }
+
+    #[test]
+    fn rejection_curve_by_hand() {
+        // Known 0.2, 0.4; unknown 0.4, 0.8, Negative (∞). Radius ≥ 0.8: the ∞ one only;
+        // below 0.8: + 0.8; below 0.4: + both 0.4s; below 0.2: everything.
+        let c = rejection_curve(&[0.2, 0.4], &[0.4, 0.8, f32::INFINITY]);
+        let third = 1.0 / 3.0;
+        assert_eq!(
+            c,
+            vec![[0.0, third], [0.0, 2.0 * third], [0.5, 1.0], [1.0, 1.0]]
+        );
     }
 
     #[test]

@@ -11,8 +11,7 @@ use kao_infer::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::cache::EmbeddingCache;
-use crate::calibrate::{calibrate, scores};
+use crate::calibrate::{calibrate, scores, Calibration};
 use crate::config::TrainConfig;
 use crate::data::{is_negative, Dataset};
 use crate::describe::{describe_augmented, describe_chips, Described, Skipped};
@@ -22,6 +21,12 @@ use crate::heads::{fit, FitLog};
 use crate::report::write_report;
 use crate::samples::Samples;
 use crate::Event;
+use kao_dataset::EmbeddingCache;
+
+/// An iteration's metrics, in its folder.
+pub const METRICS_FILE: &str = "metrics.json";
+/// An iteration's HTML report, in its folder.
+pub const REPORT_FILE: &str = "report.html";
 
 /// Wall-clock seconds of each phase.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -46,6 +51,9 @@ pub struct IterationMetrics {
     pub head: HeadKind,
     pub fit: FitLog,
     pub unknown_rule: UnknownRule,
+    /// The unknown rule's calibration populations and rates at its radius.
+    #[serde(default)]
+    pub calibration: Calibration,
     pub timings: Timings,
     pub train_faces: usize,
     pub train_descriptors: usize,
@@ -163,6 +171,7 @@ fn summary(e: &Evaluation) -> MetricsSummary {
 pub struct Fitted {
     pub classifier: Classifier,
     pub fit: FitLog,
+    pub calibration: Calibration,
     pub fit_s: f64,
     pub calibrate_s: f64,
 }
@@ -223,43 +232,21 @@ pub fn fit_head(
     let mut classifier = Classifier::new(artifact.clone(), head.clone(), gallery.clone())
         .map_err(|m| TrainError::data("head", m))?;
     let start = Instant::now();
-    let negatives = |d: &Described| {
-        let mut s = Samples::default();
-        for (x, &y) in d.samples.x.iter().zip(&d.samples.y) {
-            if data.tags.get(y).is_some_and(|t| is_negative(t)) {
-                s.push(x.clone(), y);
-            }
-        }
-        s
-    };
-    let val_neg = negatives(&described.val);
-    let known: Samples = {
-        let mut s = Samples::default();
-        for (x, &y) in described.val.samples.x.iter().zip(&described.val.samples.y) {
-            if !is_negative(&data.tags[y]) {
-                s.push(x.clone(), y);
-            }
-        }
-        s
-    };
     let set = scores(
         &classifier,
-        &known,
-        &[&described.train.samples, &described.val.samples],
-        &val_neg,
+        &described.train,
+        &described.val,
+        &data.splits.groups,
     );
-    let method = if val_neg.is_empty() {
-        "leave-one-identity-out"
-    } else {
-        "leave-one-identity-out+negative"
-    };
+    let (rule, calibration) = calibrate(&set, config.unknown_false_reject);
     let mut artifact = artifact;
-    artifact.unknown = calibrate(&set, config.unknown_cost, method);
+    artifact.unknown = rule;
     classifier =
         Classifier::new(artifact, head, gallery).map_err(|m| TrainError::data("head", m))?;
     Ok(Fitted {
         classifier,
         fit: fit_log,
+        calibration,
         fit_s,
         calibrate_s: start.elapsed().as_secs_f64(),
     })
@@ -310,6 +297,7 @@ pub fn train(
         head: config.head,
         fit: fitted.fit,
         unknown_rule: artifact.unknown.clone(),
+        calibration: fitted.calibration,
         timings: Timings {
             describe_s,
             fit_s: fitted.fit_s,
@@ -320,11 +308,17 @@ pub fn train(
         train_faces: described.train.samples.len(),
         train_descriptors: described.train.samples.len() + described.augmented.len(),
     };
-    write_atomic_json(&dir.join("metrics.json"), &metrics)?;
-    let report = dir.join("report.html");
+    write_atomic_json(&dir.join(METRICS_FILE), &metrics)?;
+    let report = dir.join(REPORT_FILE);
     write_atomic(
         &report,
-        write_report(work, &artifact, &[&metrics.validation, &metrics.test]).as_bytes(),
+        write_report(
+            work,
+            &artifact,
+            &[&metrics.validation, &metrics.test],
+            Some(&metrics.calibration),
+        )
+        .as_bytes(),
     )?;
     // model.json last: an iteration is complete once it exists.
     artifact.write(&dir, &head_bytes)?;

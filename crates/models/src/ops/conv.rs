@@ -1,22 +1,27 @@
 use candle_core::{CpuStorage, Layout, Result, Shape, Tensor};
 
-use super::dense_kernel::{self, DenseEpilogue, Geometry};
-use super::panel_gemm::PackedWeights;
+use super::dense_kernel::{self, Geometry};
+use super::panel_gemm::{PackedWeights, RowEpilogue};
+use super::Activation;
 use super::{pad_same, Padding};
 
 /// A dense 2-D convolution from TF.js HWIO filters, NCHW activations, with an optional
 /// fused epilogue: `+ bias`, then `* scale + shift` (dlib's folded batch norm), then relu,
 /// each step rounded to f32 as the separate tfjs ops are.
 ///
-/// On the CPU it runs [`dense_kernel::conv2d`] (cache-tiled im2col + packed-weight product,
-/// epilogue fused); on other devices candle's `conv2d` and tensor ops.
+/// On the CPU it runs [`dense_kernel::conv2d`] (an implicit GEMM over the input's phase
+/// planes, epilogue fused); on other devices candle's `conv2d` and tensor ops.
 #[derive(Debug, Clone)]
 pub struct Conv2d {
     /// OIHW, as candle's conv2d wants (the non-CPU path and the reference).
     weight: Tensor,
-    /// The same weights packed for [`super::panel_gemm::multiply`].
+    /// The same weights packed for [`dense_kernel::conv2d`].
     packed: PackedWeights,
-    epilogue: DenseEpilogue,
+    /// `+ bias`, `* scale + shift`, relu, per output channel (padded to whole panels).
+    epilogue: RowEpilogue,
+    /// Whether there is a bias / a scale, for the reference path.
+    has_bias: bool,
+    has_scale: bool,
     kernel: (usize, usize),
     stride: usize,
     padding: Padding,
@@ -30,20 +35,25 @@ impl Conv2d {
         stride: usize,
         padding: Padding,
     ) -> Result<Self> {
-        let (kh, kw, _i, _o) = filters.dims4()?;
+        let (kh, kw, cin, cout) = filters.dims4()?;
         let weight = filters.permute((3, 2, 0, 1))?.contiguous()?;
+        let mut epilogue = RowEpilogue::identity(cout);
+        let has_bias = bias.is_some();
+        if let Some(b) = bias {
+            epilogue.bias[..cout].copy_from_slice(&b.flatten_all()?.to_vec1::<f32>()?);
+        }
         Ok(Conv2d {
-            packed: PackedWeights::pack(
+            packed: dense_kernel::pack_hwi(
                 &weight.flatten_all()?.to_vec1::<f32>()?,
-                weight.dims()[0],
-                weight.dims()[1..].iter().product(),
+                cout,
+                cin,
+                kh,
+                kw,
             ),
             weight,
-            epilogue: DenseEpilogue {
-                bias: bias.map(|b| b.flatten_all()?.to_vec1()).transpose()?,
-                scale: None,
-                relu: false,
-            },
+            epilogue,
+            has_bias,
+            has_scale: false,
             kernel: (kh, kw),
             stride,
             padding,
@@ -52,16 +62,20 @@ impl Conv2d {
 
     /// Follows the convolution with `x * scale + shift` per output channel.
     pub fn with_scale(mut self, scale: &Tensor, shift: &Tensor) -> Result<Self> {
-        self.epilogue.scale = Some((
-            scale.flatten_all()?.to_vec1()?,
-            shift.flatten_all()?.to_vec1()?,
-        ));
+        let n = self.out_channels();
+        self.epilogue.scale[..n].copy_from_slice(&scale.flatten_all()?.to_vec1::<f32>()?);
+        self.epilogue.shift[..n].copy_from_slice(&shift.flatten_all()?.to_vec1::<f32>()?);
+        self.has_scale = true;
         Ok(self)
     }
 
     /// Ends with a relu.
     pub fn with_relu(mut self, relu: bool) -> Self {
-        self.epilogue.relu = relu;
+        self.epilogue.activation = if relu {
+            Activation::Relu
+        } else {
+            Activation::Identity
+        };
         self
     }
 
@@ -93,18 +107,18 @@ impl Conv2d {
         let x = pad_same(x, self.kernel.0, self.stride, self.padding)?;
         let mut y = x.conv2d(&self.weight, 0, self.stride, 1, 1)?;
         let device = y.device().clone();
-        let channel = |v: &[f32]| Tensor::from_slice(v, (1, v.len(), 1, 1), &device);
-        if let Some(b) = &self.epilogue.bias {
-            y = y.broadcast_add(&channel(b)?)?;
+        let n = self.out_channels();
+        let channel = |v: &[f32]| Tensor::from_slice(&v[..n], (1, n, 1, 1), &device);
+        let e = &self.epilogue;
+        if self.has_bias {
+            y = y.broadcast_add(&channel(&e.bias)?)?;
         }
-        if let Some((scale, shift)) = &self.epilogue.scale {
+        if self.has_scale {
             y = y
-                .broadcast_mul(&channel(scale)?)?
-                .broadcast_add(&channel(shift)?)?;
+                .broadcast_mul(&channel(&e.scale)?)?
+                .broadcast_add(&channel(&e.shift)?)?;
         }
-        if self.epilogue.relu {
-            y = y.relu()?;
-        }
+        y = self.epilogue.activation.apply_tensor(&y)?;
         Ok(y)
     }
 

@@ -1,7 +1,7 @@
 use candle_core::{CpuStorage, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::depthwise_kernel::{depthwise_plane, Geometry};
+use super::depthwise_kernel::{depthwise_plane, ChannelEpilogue, Geometry};
 use super::epilogue::{Activation, Epilogue};
 use super::{pad_same, Padding};
 
@@ -154,9 +154,12 @@ impl candle_core::CustomOp1 for DepthwiseConv2d {
             .for_each_init(Vec::new, |scratch, (i, (dst, src))| {
                 let ch = i % c;
                 let taps = &self.taps[ch * kh * kw..(ch + 1) * kh * kw];
-                depthwise_plane(&g, src, taps, scratch, dst, &mut |row| {
-                    self.epilogue.apply_channel(ch, row)
-                });
+                let epilogue = ChannelEpilogue {
+                    scale: self.epilogue.scale.as_ref().map_or(1.0, |s| s[ch]),
+                    shift: self.epilogue.shift.as_ref().map_or(0.0, |s| s[ch]),
+                    activation: self.epilogue.activation,
+                };
+                depthwise_plane(&g, src, taps, epilogue, scratch, dst);
             });
         Ok((CpuStorage::F32(out), Shape::from((n, c, g.out_h, g.out_w))))
     }
@@ -179,12 +182,16 @@ mod tests {
     #[test]
     fn matches_grouped_convolution() -> Result<()> {
         let dev = Device::Cpu;
+        // Widths below and above the 8-column vector step, with and without a remainder.
         for &(h, w, stride, padding) in &[
             (9, 7, 1, Padding::Same),
             (8, 8, 2, Padding::Same),
             (7, 10, 2, Padding::Same),
             (6, 5, 1, Padding::Valid),
             (9, 9, 2, Padding::Valid),
+            (5, 21, 1, Padding::Same),
+            (6, 37, 2, Padding::Same),
+            (4, 34, 2, Padding::Valid),
         ] {
             let c = 5;
             let x = Tensor::randn(0f32, 1.0, (2, c, h, w), &dev)?;

@@ -1,9 +1,16 @@
-//! A direct depthwise convolution on one `f32` channel plane, written so the compiler
-//! vectorises it along output columns.
+//! A direct depthwise convolution on one `f32` channel plane, vectorised along output
+//! columns, with the per-channel epilogue applied before each row is stored.
 //!
 //! Each input row is copied once, zero-padded, into `stride` phase rows (phase `p` holds
 //! padded columns `p, p + stride, …`), so output column `x` reads tap `kx` at
 //! `phase[kx % stride][x + kx / stride]`: unit-stride loads for stride 1 and 2 alike.
+//! Rows above and below the input read a shared row of zeros.
+//!
+//! The 3×3 kernel every network here uses has its own row function: an AVX2/FMA one on
+//! x86-64 CPUs that have it, and a portable one (plain multiply-adds the compiler
+//! vectorises) for everything else.
+
+use super::epilogue::Activation;
 
 /// Sizes and TensorFlow padding of one depthwise convolution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,127 +38,238 @@ impl Geometry {
     }
 }
 
+/// What follows the sum on every output value of one channel: `activation(v * scale +
+/// shift)`. Multiplying by 1 and adding 0 are exact, so a missing scale or shift is 1 or 0
+/// and rounds as if the step were skipped.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ChannelEpilogue {
+    pub scale: f32,
+    pub shift: f32,
+    pub activation: Activation,
+}
+
+impl ChannelEpilogue {
+    #[inline(always)]
+    fn apply(self, v: f32) -> f32 {
+        self.activation.apply(v * self.scale + self.shift)
+    }
+}
+
 /// Convolves one channel: `input` is `height × width`, `weights` `kernel_h × kernel_w`,
-/// `out` `out_h × out_w`; `finish` runs on each finished output row (bias, activation).
+/// `out` `out_h × out_w`, each value finished by `epilogue`.
 pub fn depthwise_plane(
     g: &Geometry,
     input: &[f32],
     weights: &[f32],
+    epilogue: ChannelEpilogue,
     scratch: &mut Vec<f32>,
     out: &mut [f32],
-    finish: &mut dyn FnMut(&mut [f32]),
 ) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: the CPU supports the features the function is compiled for.
-            unsafe { depthwise_plane_avx2(g, input, weights, scratch, out, finish) };
-            return;
-        }
-    }
-    depthwise_plane_generic(g, input, weights, scratch, out, finish);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn depthwise_plane_avx2(
-    g: &Geometry,
-    input: &[f32],
-    weights: &[f32],
-    scratch: &mut Vec<f32>,
-    out: &mut [f32],
-    finish: &mut dyn FnMut(&mut [f32]),
-) {
-    depthwise_plane_generic(g, input, weights, scratch, out, finish);
-}
-
-#[inline(always)]
-fn depthwise_plane_generic(
-    g: &Geometry,
-    input: &[f32],
-    weights: &[f32],
-    scratch: &mut Vec<f32>,
-    out: &mut [f32],
-    finish: &mut dyn FnMut(&mut [f32]),
-) {
+    assert_eq!(input.len(), g.height * g.width);
+    assert_eq!(weights.len(), g.kernel_h * g.kernel_w);
+    assert_eq!(out.len(), g.out_h * g.out_w);
     let s = g.stride;
     let lp = g.phase_len();
     let row_len = s * lp;
-    scratch.clear();
-    scratch.resize(g.scratch_len(), 0.0);
-    let (rows, zero) = scratch.split_at_mut(g.height * row_len);
-    for (iy, src) in input.chunks_exact(g.width).take(g.height).enumerate() {
-        let dst = &mut rows[iy * row_len..(iy + 1) * row_len];
-        if s == 1 {
-            let n = g.width.min(lp.saturating_sub(g.pad_left));
-            dst[g.pad_left..g.pad_left + n].copy_from_slice(&src[..n]);
-        } else {
-            // No division per pixel: padded column `j * s + phase` comes from input column
-            // `j * s + phase - pad_left`.
-            for (phase, row) in dst.chunks_exact_mut(lp).enumerate() {
-                for (j, d) in row.iter_mut().enumerate() {
-                    if let Some(v) = (j * s + phase)
-                        .checked_sub(g.pad_left)
-                        .and_then(|ix| src.get(ix))
-                    {
-                        *d = *v;
-                    }
-                }
-            }
+    if scratch.len() < g.scratch_len() {
+        scratch.resize(g.scratch_len(), 0.0);
+    }
+    let (rows, zero) = scratch[..g.scratch_len()].split_at_mut(g.height * row_len);
+    zero.fill(0.0);
+    // Phase column j is padded column j·s + phase, input column j·s + phase − pl: inside
+    // the input for j in lo..hi, the same range on every row.
+    let ranges: Vec<(usize, usize, usize)> = (0..s)
+        .map(|phase| {
+            let first = phase as isize - g.pad_left as isize;
+            let lo = ((-first).max(0) as usize).div_ceil(s).min(lp);
+            let hi = ((g.width as isize - first).max(0) as usize)
+                .div_ceil(s)
+                .clamp(lo, lp);
+            (lo, hi, (first + (lo * s) as isize).max(0) as usize)
+        })
+        .collect();
+    for (src, dst) in input
+        .chunks_exact(g.width)
+        .zip(rows.chunks_exact_mut(row_len))
+    {
+        for (row, &(lo, hi, start)) in dst.chunks_exact_mut(lp).zip(&ranges) {
+            row[..lo].fill(0.0);
+            row[hi..].fill(0.0);
+            copy_strided(&src[start..], s, &mut row[lo..hi]);
         }
     }
     let zero: &[f32] = zero;
     let rows: &[f32] = rows;
     let ow = g.out_w;
-    for oy in 0..g.out_h {
-        let acc = &mut out[oy * ow..(oy + 1) * ow];
-        let row_of = |ky: usize| -> Option<&[f32]> {
+    for (oy, acc) in out.chunks_exact_mut(ow).enumerate() {
+        let row_of = |ky: usize| -> &[f32] {
             match (oy * s + ky).checked_sub(g.pad_top) {
-                Some(iy) if iy < g.height => Some(&rows[iy * row_len..(iy + 1) * row_len]),
-                _ => None,
+                Some(iy) if iy < g.height => &rows[iy * row_len..(iy + 1) * row_len],
+                _ => zero,
             }
         };
+        // The zero row is one phase long; every phase of it reads the same zeros.
+        let tap = |row: &'_ [f32], kx: usize| -> *const f32 {
+            let phase = if row.len() == lp { 0 } else { kx % s };
+            row[phase * lp + kx / s..][..ow].as_ptr()
+        };
         if g.kernel_h == 3 && g.kernel_w == 3 {
-            let [a0, a1, a2] = taps3(row_of(0), zero, s, lp, ow);
-            let [b0, b1, b2] = taps3(row_of(1), zero, s, lp, ow);
-            let [c0, c1, c2] = taps3(row_of(2), zero, s, lp, ow);
-            window3x3(
-                acc,
-                [a0, a1, a2, b0, b1, b2, c0, c1, c2],
-                &weights[..9],
-                false,
-            );
+            let (r0, r1, r2) = (row_of(0), row_of(1), row_of(2));
+            let taps = [
+                tap(r0, 0),
+                tap(r0, 1),
+                tap(r0, 2),
+                tap(r1, 0),
+                tap(r1, 1),
+                tap(r1, 2),
+                tap(r2, 0),
+                tap(r2, 1),
+                tap(r2, 2),
+            ];
+            let w: &[f32; 9] = weights.try_into().expect("3×3 weights");
+            // SAFETY: every tap pointer starts `ow` readable floats (sliced above).
+            unsafe { row3x3(taps, w, epilogue, acc) };
         } else {
             acc.fill(0.0);
             for ky in 0..g.kernel_h {
-                let Some(row) = row_of(ky) else { continue };
+                let row = row_of(ky);
                 for kx in 0..g.kernel_w {
                     let wv = weights[ky * g.kernel_w + kx];
-                    let src = &row[(kx % s) * lp + kx / s..][..ow];
+                    // SAFETY: as above, `ow` floats from the tap pointer.
+                    let src = unsafe { std::slice::from_raw_parts(tap(row, kx), ow) };
                     for (a, &v) in acc.iter_mut().zip(src) {
                         *a += v * wv;
                     }
                 }
             }
+            acc.iter_mut().for_each(|v| *v = epilogue.apply(*v));
         }
-        finish(acc);
     }
 }
 
-/// The three column taps of a 3-wide kernel on one phase-split row, each `ow` long; a
-/// padding row reads zeros.
-#[inline(always)]
-fn taps3<'a>(
-    row: Option<&'a [f32]>,
-    zero: &'a [f32],
-    s: usize,
-    lp: usize,
-    ow: usize,
-) -> [&'a [f32]; 3] {
-    match row {
-        Some(r) => [0, 1, 2].map(|kx| &r[(kx % s) * lp + kx / s..][..ow]),
-        None => [&zero[..ow]; 3],
+/// `dst[j] = src[j·stride]`.
+#[inline]
+pub(super) fn copy_strided(src: &[f32], stride: usize, dst: &mut [f32]) {
+    if stride == 1 {
+        dst.copy_from_slice(&src[..dst.len()]);
+    } else {
+        for (d, chunk) in dst.iter_mut().zip(src.chunks(stride)) {
+            *d = chunk[0];
+        }
+    }
+}
+
+/// `out[x] = epilogue(Σ_k taps[k][x] · w[k])` for one output row of a 3×3 kernel.
+///
+/// # Safety
+/// Each `taps[k]` must point at `out.len()` readable floats.
+unsafe fn row3x3(taps: [*const f32; 9], w: &[f32; 9], epilogue: ChannelEpilogue, out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU has the features; the caller's promise bounds the reads.
+            unsafe { avx2::row3x3(taps, w, epilogue, out) };
+            return;
+        }
+    }
+    // SAFETY: the caller's promise.
+    unsafe { row3x3_generic(taps, w, epilogue, out) }
+}
+
+/// The portable row: the same sum as separate multiplies and adds (a fused multiply-add
+/// without hardware support is a slow library call), left for the compiler to vectorise.
+unsafe fn row3x3_generic(
+    taps: [*const f32; 9],
+    w: &[f32; 9],
+    epilogue: ChannelEpilogue,
+    out: &mut [f32],
+) {
+    let n = out.len();
+    // SAFETY: the caller's promise.
+    let t = taps.map(|p| unsafe { std::slice::from_raw_parts(p, n) });
+    for (x, o) in out.iter_mut().enumerate() {
+        let mut sum = t[0][x] * w[0];
+        for k in 1..9 {
+            sum += t[k][x] * w[k];
+        }
+        *o = epilogue.apply(sum);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    use super::{Activation, ChannelEpilogue};
+    use crate::ops::epilogue::avx2::activate;
+
+    /// Eight columns at a time, the nine taps fused multiply-added in order (column by
+    /// column the same arithmetic as the scalar tail).
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn row3x3(
+        taps: [*const f32; 9],
+        w: &[f32; 9],
+        epilogue: ChannelEpilogue,
+        out: &mut [f32],
+    ) {
+        const IDENTITY: u8 = Activation::Identity.index();
+        const RELU: u8 = Activation::Relu.index();
+        const RELU6: u8 = Activation::Relu6.index();
+        const LEAKY: u8 = Activation::Leaky.index();
+        match epilogue.activation {
+            Activation::Identity => row::<IDENTITY>(taps, w, epilogue, out),
+            Activation::Relu => row::<RELU>(taps, w, epilogue, out),
+            Activation::Relu6 => row::<RELU6>(taps, w, epilogue, out),
+            Activation::Leaky => row::<LEAKY>(taps, w, epilogue, out),
+        }
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn row<const ACT: u8>(
+        taps: [*const f32; 9],
+        w: &[f32; 9],
+        epilogue: ChannelEpilogue,
+        out: &mut [f32],
+    ) {
+        let n = out.len();
+        let mut wv = [_mm256_setzero_ps(); 9];
+        for k in 0..9 {
+            wv[k] = _mm256_set1_ps(w[k]);
+        }
+        let scale = _mm256_set1_ps(epilogue.scale);
+        let shift = _mm256_set1_ps(epilogue.shift);
+        let dst = out.as_mut_ptr();
+        let mut x = 0;
+        while x + 8 <= n {
+            let mut acc = _mm256_mul_ps(_mm256_loadu_ps(taps[0].add(x)), wv[0]);
+            for k in 1..9 {
+                acc = _mm256_fmadd_ps(_mm256_loadu_ps(taps[k].add(x)), wv[k], acc);
+            }
+            let v = _mm256_add_ps(_mm256_mul_ps(acc, scale), shift);
+            _mm256_storeu_ps(dst.add(x), activate::<ACT>(v));
+            x += 8;
+        }
+        if x < n {
+            // The last 1–7 columns as one masked vector: lanes past the row neither load
+            // nor store.
+            let mask = tail_mask(n - x);
+            let mut acc = _mm256_mul_ps(_mm256_maskload_ps(taps[0].add(x), mask), wv[0]);
+            for k in 1..9 {
+                acc = _mm256_fmadd_ps(_mm256_maskload_ps(taps[k].add(x), mask), wv[k], acc);
+            }
+            let v = _mm256_add_ps(_mm256_mul_ps(acc, scale), shift);
+            _mm256_maskstore_ps(dst.add(x), mask, activate::<ACT>(v));
+        }
+    }
+
+    /// Lanes `0..n` (n < 8) on.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn tail_mask(n: usize) -> __m256i {
+        let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), lanes)
     }
 }
 

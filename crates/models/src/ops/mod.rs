@@ -7,6 +7,8 @@ mod depthwise;
 mod depthwise_kernel;
 mod epilogue;
 mod panel_gemm;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod panel_gemm_simd128;
 mod pointwise;
 pub mod pool;
 

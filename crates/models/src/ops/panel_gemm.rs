@@ -1,22 +1,26 @@
-//! `out = W · B` for a convolution's weights `W` (`[rows, depth]`, packed once at load) and
-//! an activation matrix `B` (`[depth, n_cols]`, used in place: an im2col tile, or a 1×1
-//! conv's input plane).
+//! Products of a convolution's weights `W` (`[rows, depth]`, packed once at load) with its
+//! input read in place: [`multiply_into`] for a 1×1 conv's input plane (`[depth, n_cols]`),
+//! [`conv_columns`] for a dense conv, where each output column gathers its depth from
+//! fixed offsets of the input ([`Segment`]s) and the epilogue runs on the sums in
+//! registers.
 //!
-//! Why not the `gemm` crate: it packs both operands on every call. Weights do not change,
-//! and `B` is already laid out row by row, so that packing was pure copying: as much work
-//! as the im2col itself, plus a re-pack of up to 2.3 MB of weights for each tile of a deep
-//! layer, where at batch 1 a tile is 9 columns.
+//! Why not the `gemm` crate: it packs both operands on every call. Weights do not change
+//! and the input is already laid out to be read directly, so that packing was pure
+//! copying, plus a re-pack of up to 2.3 MB of weights for each small tile of a deep layer.
+
+use super::Activation;
 
 /// Output rows (channels) per packed panel: two 8-float AVX vectors.
 pub const PANEL: usize = 16;
 /// Columns per microkernel call: 6 × 2 accumulators, 2 weight vectors and 1 broadcast use
 /// 15 of the 16 AVX registers.
+#[cfg(target_arch = "x86_64")]
 const COLUMNS: usize = 6;
 
 /// The sum runs over the depth in blocks of this many steps, every column of the block
 /// before the next: a panel's block of weights (16 KiB) then stays in L1 across the
 /// columns, where a whole deep panel (2,304 steps, 144 KiB) would stream from L2 for each.
-const DEPTH_BLOCK: usize = 256;
+pub(crate) const DEPTH_BLOCK: usize = 256;
 
 /// The right operand's block per task aims at this many floats (≈192 KiB): the block and
 /// the output it feeds stay in the 512 KiB L2 of the cores this was tuned on.
@@ -68,13 +72,14 @@ impl PackedWeights {
         self.depth
     }
 
-    fn panel(&self, index: usize) -> &[f32] {
+    pub(crate) fn panel(&self, index: usize) -> &[f32] {
         &self.data[index * self.depth * PANEL..][..self.depth * PANEL]
     }
 }
 
 /// `out[r·ldo + j] = Σ_k W[row0 + r, k] · b[k·ldb + j]` for `r < n_rows`, `j < n_cols`,
 /// on the calling thread. `row0` must start a panel.
+#[cfg(test)]
 #[allow(clippy::too_many_arguments)]
 pub fn multiply(
     w: &PackedWeights,
@@ -127,12 +132,24 @@ pub unsafe fn multiply_into(
             return;
         }
     }
+    // SAFETY: as above (SIMD128, when compiled in, is on for the whole build).
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    unsafe {
+        super::panel_gemm_simd128::multiply(w, row0, n_rows, b, ldb, n_cols, out, ldo)
+    };
     // SAFETY: as above.
-    unsafe { multiply_generic(w, row0, n_rows, b, ldb, n_cols, out, ldo) }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    unsafe {
+        multiply_generic(w, row0, n_rows, b, ldb, n_cols, out, ldo)
+    };
 }
 
 /// The same sums, in the same order, without SIMD.
 #[allow(clippy::too_many_arguments)]
+#[cfg_attr(
+    all(target_arch = "wasm32", target_feature = "simd128"),
+    allow(dead_code)
+)]
 unsafe fn multiply_generic(
     w: &PackedWeights,
     row0: usize,
@@ -156,11 +173,283 @@ unsafe fn multiply_generic(
     }
 }
 
+/// A run of consecutive depth steps of a convolution read from its input in place: step
+/// `k` of the run reads `offset + k·step` floats past a column's base (one kernel tap
+/// over every input channel, when the input is a stack of planes `step` floats apart).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment {
+    pub offset: usize,
+    pub len: usize,
+}
+
+/// Per output row (channel): `activation((sum + bias) · scale + shift)`, the vectors
+/// padded to whole panels. Adding 0 and multiplying by 1 are exact, so absent steps are 0,
+/// 1 and 0 and round as if skipped.
+#[derive(Debug, Clone)]
+pub struct RowEpilogue {
+    pub bias: Vec<f32>,
+    pub scale: Vec<f32>,
+    pub shift: Vec<f32>,
+    pub activation: Activation,
+}
+
+impl RowEpilogue {
+    /// No bias, no scale, no activation, for `rows` rows.
+    pub fn identity(rows: usize) -> Self {
+        let padded = rows.next_multiple_of(PANEL);
+        RowEpilogue {
+            bias: vec![0.0; padded],
+            scale: vec![1.0; padded],
+            shift: vec![0.0; padded],
+            activation: Activation::Identity,
+        }
+    }
+
+    #[inline(always)]
+    fn apply(&self, r: usize, v: f32) -> f32 {
+        self.activation
+            .apply((v + self.bias[r]) * self.scale[r] + self.shift[r])
+    }
+}
+
+/// Where a convolution's operands and results lie, for [`conv_columns`].
+pub struct ConvColumns<'a> {
+    /// The input (phase planes, see `dense_kernel`).
+    pub input: &'a [f32],
+    /// The depth in [`Segment`]s, in the order of the packed weights' depth.
+    pub segments: &'a [Segment],
+    /// Distance between consecutive depth steps of a segment.
+    pub step: usize,
+    /// Each column's base in `input`.
+    pub col_in: &'a [usize],
+    /// Each column's offset in the output (row 0); row `r` is `r·row_stride` further.
+    pub col_out: &'a [usize],
+    pub row_stride: usize,
+}
+
+/// `out[col_out[j] + r·row_stride] = epilogue_r(Σ_k W[r, k] · input[col_in[j] + off(k)])`
+/// for rows `row0..row0+n_rows` (`row0` starts a panel) and every column `j`; with
+/// `residual` (laid out as the output), `relu(epilogue_r(sum) + residual)`. The sum over
+/// the whole depth stays in registers, so the epilogue runs once per value, before the
+/// single store.
+///
+/// # Safety
+/// Every output element addressed must be valid for writes and touched by no other thread
+/// meanwhile; `residual`, if given, must be readable at the same offsets.
+pub unsafe fn conv_columns(
+    w: &PackedWeights,
+    row0: usize,
+    n_rows: usize,
+    c: &ConvColumns,
+    epilogue: &RowEpilogue,
+    residual: Option<*const f32>,
+    out: *mut f32,
+) {
+    assert_eq!(row0 % PANEL, 0, "row0 must start a panel");
+    assert!(row0 + n_rows <= w.rows);
+    assert_eq!(c.col_in.len(), c.col_out.len());
+    assert_eq!(
+        c.segments.iter().map(|s| s.len).sum::<usize>(),
+        w.depth,
+        "segments must cover the depth"
+    );
+    let padded = w.rows.div_ceil(PANEL) * PANEL;
+    assert!(epilogue.bias.len() >= padded && epilogue.scale.len() >= padded);
+    assert!(epilogue.shift.len() >= padded);
+    // Every read stays inside the input.
+    if let Some(&last) = c.col_in.iter().max() {
+        for s in c.segments.iter().filter(|s| s.len > 0) {
+            assert!(last + s.offset + (s.len - 1) * c.step < c.input.len());
+        }
+    }
+    if n_rows == 0 || c.col_in.is_empty() {
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU has the features; the asserts and the caller's promise bound
+            // every access.
+            unsafe { avx2::conv_columns(w, row0, n_rows, c, epilogue, residual, out) };
+            return;
+        }
+    }
+    // SAFETY: as above.
+    unsafe { conv_columns_generic(w, row0, n_rows, c, epilogue, residual, out) }
+}
+
+/// The same sums, in the same order, without SIMD.
+unsafe fn conv_columns_generic(
+    w: &PackedWeights,
+    row0: usize,
+    n_rows: usize,
+    c: &ConvColumns,
+    epilogue: &RowEpilogue,
+    residual: Option<*const f32>,
+    out: *mut f32,
+) {
+    for r in row0..row0 + n_rows {
+        let panel = w.panel(r / PANEL);
+        let lane = r % PANEL;
+        for (&base, &dst) in c.col_in.iter().zip(c.col_out) {
+            let mut sum = 0f32;
+            let mut k = 0;
+            for s in c.segments {
+                for i in 0..s.len {
+                    sum =
+                        panel[k * PANEL + lane].mul_add(c.input[base + s.offset + i * c.step], sum);
+                    k += 1;
+                }
+            }
+            let at = dst + r * c.row_stride;
+            let mut v = epilogue.apply(r, sum);
+            if let Some(res) = residual {
+                v = (v + *res.add(at)).max(0.0);
+            }
+            *out.add(at) = v;
+        }
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use std::arch::x86_64::*;
 
-    use super::{PackedWeights, COLUMNS, DEPTH_BLOCK, PANEL};
+    use super::{
+        Activation, ConvColumns, PackedWeights, RowEpilogue, Segment, COLUMNS, DEPTH_BLOCK, PANEL,
+    };
+    use crate::ops::epilogue::avx2::activate;
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn conv_columns(
+        w: &PackedWeights,
+        row0: usize,
+        n_rows: usize,
+        c: &ConvColumns,
+        epilogue: &RowEpilogue,
+        residual: Option<*const f32>,
+        out: *mut f32,
+    ) {
+        let n_cols = c.col_in.len();
+        for r in (row0..row0 + n_rows).step_by(PANEL) {
+            let tile = ConvTile {
+                panel: w.panel(r / PANEL).as_ptr(),
+                input: c.input.as_ptr(),
+                segments: c.segments,
+                step: c.step,
+                row: r,
+                live: (row0 + n_rows - r).min(PANEL),
+                row_stride: c.row_stride,
+                epilogue,
+                residual,
+                out,
+            };
+            let mut j = 0;
+            while j + COLUMNS <= n_cols {
+                conv_tile::<COLUMNS>(&tile, &c.col_in[j..], &c.col_out[j..]);
+                j += COLUMNS;
+            }
+            let (col_in, col_out) = (&c.col_in[j..], &c.col_out[j..]);
+            match n_cols - j {
+                1 => conv_tile::<1>(&tile, col_in, col_out),
+                2 => conv_tile::<2>(&tile, col_in, col_out),
+                3 => conv_tile::<3>(&tile, col_in, col_out),
+                4 => conv_tile::<4>(&tile, col_in, col_out),
+                5 => conv_tile::<5>(&tile, col_in, col_out),
+                _ => {}
+            }
+        }
+    }
+
+    /// One panel of a convolution, shared by its column tiles.
+    struct ConvTile<'a> {
+        panel: *const f32,
+        input: *const f32,
+        segments: &'a [Segment],
+        step: usize,
+        /// The panel's first output row.
+        row: usize,
+        live: usize,
+        row_stride: usize,
+        epilogue: &'a RowEpilogue,
+        residual: Option<*const f32>,
+        out: *mut f32,
+    }
+
+    /// `P` columns × one panel over the whole depth: each step broadcasts `P` input values
+    /// (one per column, from the column's own base) against the panel's 16 weights.
+    // The store walks the sums by row (channel) across columns: a transposition.
+    #[allow(clippy::needless_range_loop)]
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn conv_tile<const P: usize>(t: &ConvTile, col_in: &[usize], col_out: &[usize]) {
+        let mut base = [t.input; P];
+        for i in 0..P {
+            base[i] = t.input.add(col_in[i]);
+        }
+        let mut lo = [_mm256_setzero_ps(); P];
+        let mut hi = [_mm256_setzero_ps(); P];
+        let mut wk = t.panel;
+        for s in t.segments {
+            let mut off = s.offset;
+            for _ in 0..s.len {
+                let w0 = _mm256_loadu_ps(wk);
+                let w1 = _mm256_loadu_ps(wk.add(8));
+                for i in 0..P {
+                    let a = _mm256_broadcast_ss(&*base[i].add(off));
+                    lo[i] = _mm256_fmadd_ps(a, w0, lo[i]);
+                    hi[i] = _mm256_fmadd_ps(a, w1, hi[i]);
+                }
+                wk = wk.add(PANEL);
+                off += t.step;
+            }
+        }
+        // The epilogue on the sums in registers: channels are the vector lanes.
+        let e = t.epilogue;
+        let lane = |v: &[f32], k: usize| _mm256_loadu_ps(v.as_ptr().add(t.row + k));
+        let (b0, b1) = (lane(&e.bias, 0), lane(&e.bias, 8));
+        let (s0, s1) = (lane(&e.scale, 0), lane(&e.scale, 8));
+        let (h0, h1) = (lane(&e.shift, 0), lane(&e.shift, 8));
+        for i in 0..P {
+            let v0 = _mm256_add_ps(_mm256_mul_ps(_mm256_add_ps(lo[i], b0), s0), h0);
+            let v1 = _mm256_add_ps(_mm256_mul_ps(_mm256_add_ps(hi[i], b1), s1), h1);
+            (lo[i], hi[i]) = match e.activation {
+                Activation::Identity => (v0, v1),
+                Activation::Relu => (activate::<1>(v0), activate::<1>(v1)),
+                Activation::Relu6 => (activate::<2>(v0), activate::<2>(v1)),
+                Activation::Leaky => (activate::<3>(v0), activate::<3>(v1)),
+            };
+        }
+        let mut sums = [[0f32; PANEL]; P];
+        for i in 0..P {
+            _mm256_storeu_ps(sums[i].as_mut_ptr(), lo[i]);
+            _mm256_storeu_ps(sums[i].as_mut_ptr().add(8), hi[i]);
+        }
+        // Column i of row r goes to out[at[i] + r·row_stride].
+        let mut at = [0usize; P];
+        for i in 0..P {
+            at[i] = col_out[i] + t.row * t.row_stride;
+        }
+        match t.residual {
+            None => {
+                for r in 0..t.live {
+                    let dst = t.out.add(r * t.row_stride);
+                    for i in 0..P {
+                        *dst.add(at[i]) = sums[i][r];
+                    }
+                }
+            }
+            Some(res) => {
+                for r in 0..t.live {
+                    let (dst, res) = (t.out.add(r * t.row_stride), res.add(r * t.row_stride));
+                    for i in 0..P {
+                        *dst.add(at[i]) = (sums[i][r] + *res.add(at[i])).max(0.0);
+                    }
+                }
+            }
+        }
+    }
 
     #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx2,fma")]

@@ -112,18 +112,7 @@ impl candle_core::CustomOp1 for MaxPool2Same {
         let (s, leaky) = (self.stride, self.leaky);
         out.par_chunks_mut(oh * ow)
             .zip(input.par_chunks(h * w))
-            .for_each(|(o, plane)| {
-                for (oy, o) in o.chunks_exact_mut(ow).enumerate() {
-                    // Padding comes only after the last row and column; repeating that row
-                    // or column instead gives the same max as ignoring the padded cells.
-                    let r0 = &plane[oy * s * w..][..w];
-                    let r1 = &plane[(oy * s + 1).min(h - 1) * w..][..w];
-                    pool_row(r0, r1, s, o);
-                    if leaky {
-                        o.iter_mut().for_each(|v| *v = self::leaky(*v));
-                    }
-                }
-            });
+            .for_each(|(o, plane)| pool_plane(plane, h, w, s, leaky, o));
         Ok((
             candle_core::CpuStorage::F32(out),
             candle_core::Shape::from((n, c, oh, ow)),
@@ -131,8 +120,59 @@ impl candle_core::CustomOp1 for MaxPool2Same {
     }
 }
 
+/// One channel plane (`h`×`w`) of the pool into `out`.
+fn pool_plane(plane: &[f32], h: usize, w: usize, stride: usize, leaky: bool, out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has the feature the function is compiled for.
+            unsafe { pool_plane_avx2(plane, h, w, stride, leaky, out) };
+            return;
+        }
+    }
+    pool_plane_generic(plane, h, w, stride, leaky, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn pool_plane_avx2(
+    plane: &[f32],
+    h: usize,
+    w: usize,
+    stride: usize,
+    leaky: bool,
+    out: &mut [f32],
+) {
+    pool_plane_generic(plane, h, w, stride, leaky, out)
+}
+
+/// Plain loops (no closures), so the AVX2 wrapper's features reach them.
+#[inline(always)]
+fn pool_plane_generic(
+    plane: &[f32],
+    h: usize,
+    w: usize,
+    stride: usize,
+    leaky: bool,
+    out: &mut [f32],
+) {
+    let ow = out.len() / (h.div_ceil(stride));
+    for (oy, o) in out.chunks_exact_mut(ow).enumerate() {
+        // Padding comes only after the last row and column; repeating that row or column
+        // instead gives the same max as ignoring the padded cells.
+        let r0 = &plane[oy * stride * w..][..w];
+        let r1 = &plane[(oy * stride + 1).min(h - 1) * w..][..w];
+        pool_row(r0, r1, stride, o);
+        if leaky {
+            for v in o.iter_mut() {
+                *v = self::leaky(*v);
+            }
+        }
+    }
+}
+
 /// One output row of the 2×2 max pool from input rows `r0` and `r1`.
-#[inline]
+#[inline(always)]
 fn pool_row(r0: &[f32], r1: &[f32], stride: usize, out: &mut [f32]) {
     let w = r0.len();
     let full = if stride == 2 { w / 2 } else { w - 1 };

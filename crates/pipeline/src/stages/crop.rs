@@ -1,5 +1,6 @@
-//! crop: `raw/` → aligned chips in `faces/` through `kao-facecrop` (incremental: photos
-//! already cropped with the same settings are reused).
+//! crop: `raw/` → aligned chips in `faces/` and their descriptors in the embedding cache,
+//! through `kao-facecrop` (incremental: photos already cropped with the same settings are
+//! reused).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -7,6 +8,7 @@ use std::sync::Arc;
 use kao_dataset::ShardDir;
 use kao_facecrop::{crop_tree_shard, shard_photos, Cropper, FaceNets};
 use kao_image::Limits;
+use kao_infer::Embedder;
 
 use super::Ctx;
 use crate::error::{PipelineError, Result};
@@ -39,7 +41,11 @@ pub fn run_in(ctx: &Ctx, shard: Option<&ShardDir>) -> Result<StageReport> {
         .map_err(PipelineError::stage(STAGE))?
         .len() as u64;
     let nets = FaceNets::load(&candle_core::Device::Cpu).map_err(PipelineError::stage(STAGE))?;
-    let cropper = Cropper::new(Arc::new(nets), ctx.config.crop_config());
+    // Each new chip's descriptor is computed here, while the chip is hot, into the cache
+    // the augment stage reads.
+    let embedder = Embedder::load_default().map_err(PipelineError::stage(STAGE))?;
+    let cropper =
+        Cropper::new(Arc::new(nets), ctx.config.crop_config()).with_describer(Arc::new(embedder));
     let done = AtomicU64::new(0);
     let events = ctx.events;
     let progress = || {

@@ -69,6 +69,7 @@ pub async fn start(work: &Path, tweak: impl FnOnce(&mut ServeConfig)) -> Running
 }
 
 pub fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .no_proxy()
         .build()

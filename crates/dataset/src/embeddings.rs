@@ -1,14 +1,17 @@
 //! The embedding cache: descriptors keyed by (network, chip content, augmentation), so
-//! retraining never runs the network on a chip it has seen.
+//! retraining never runs the network on a chip it has seen. The crop stage fills it with
+//! each plain chip's descriptor as it writes the chip; training reads and extends it.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use kao_dataset::{Manifest, ManifestFiles, ShardDir, WorkDir};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::Result;
+use crate::layout::WorkDir;
+use crate::manifest::Manifest;
+use crate::shard::{ManifestFiles, ShardDir};
 
 /// The cache's file in `cache/embeddings/<network>/`.
 const FILE: &str = "descriptors.jsonl";
@@ -20,7 +23,8 @@ struct Entry {
     descriptor: Vec<f32>,
 }
 
-/// Append-only and fsync'd per batch: a crash loses at most the batch in flight.
+/// Append-only; each [`EmbeddingCache::insert_many`] is one write and one fsync, so a crash
+/// loses at most the batch in flight.
 pub struct EmbeddingCache {
     manifest: Manifest<Entry>,
     map: HashMap<String, Vec<f32>>,
@@ -63,6 +67,15 @@ impl EmbeddingCache {
         self.map.get(key)
     }
 
+    /// Every key in the cache.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.map.keys().map(String::as_str)
+    }
+
+    pub fn contains(&self, key: &str) -> bool {
+        self.map.contains_key(key)
+    }
+
     pub fn len(&self) -> usize {
         self.map.len()
     }
@@ -72,11 +85,18 @@ impl EmbeddingCache {
     }
 
     pub fn insert(&mut self, key: String, descriptor: Vec<f32>) -> Result<()> {
-        self.manifest.append(&Entry {
-            key: key.clone(),
-            descriptor: descriptor.clone(),
-        })?;
-        self.map.insert(key, descriptor);
+        self.insert_many(vec![(key, descriptor)])
+    }
+
+    /// Stores several descriptors with one append (one fsync for the lot).
+    pub fn insert_many(&mut self, entries: Vec<(String, Vec<f32>)>) -> Result<()> {
+        let entries: Vec<Entry> = entries
+            .into_iter()
+            .map(|(key, descriptor)| Entry { key, descriptor })
+            .collect();
+        self.manifest.append_all(&entries)?;
+        self.map
+            .extend(entries.into_iter().map(|e| (e.key, e.descriptor)));
         Ok(())
     }
 }
