@@ -10,15 +10,17 @@ use kao_facecrop::{
     crop_tree_shard, shard_photos, Alignment, CropConfig, CropSummary, Cropper, DetectorKind,
     FaceNets, Pick,
 };
-use kao_pipeline::{ShardReport, Stage, StageArgs, StageReport};
 use kao_image::Limits;
+use kao_pipeline::{ShardReport, Stage, StageArgs, StageReport};
 
 use crate::args::Global;
 use crate::progress::Progress;
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "The pipeline's crop stage, with the [crop] settings of a pipeline file:
-  kao crop --config pipeline.toml [--shard I/N]")]
+#[command(
+    after_help = "The pipeline's crop stage, with the [crop] settings of a pipeline file:
+  kao crop --config pipeline.toml [--shard I/N]"
+)]
 pub struct CropArgs {
     /// A folder with one sub-folder of photos per tag; default: the work dir's raw/.
     #[arg(conflicts_with_all = PIPELINE)]

@@ -39,9 +39,8 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         Executor::Slurm => {
             let launch = args.launch(&config.work)?;
             let jobs = crate::slurm::Jobs::new(global.quiet || args.json);
-            let report = kao_pipeline::slurm::run(&config, &launch, &args.options(), &|e| {
-                jobs.event(e)
-            });
+            let report =
+                kao_pipeline::slurm::run(&config, &launch, &args.options(), &|e| jobs.event(e));
             jobs.clear();
             report
         }

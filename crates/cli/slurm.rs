@@ -80,7 +80,11 @@ impl Jobs {
                 }
             }
             SlurmEvent::TaskFinished { step, task, job } => {
-                let task = if task.is_empty() { String::new() } else { format!(" {task}") };
+                let task = if task.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {task}")
+                };
                 self.line(format!("    {step}{task} done (job {job})"));
             }
             SlurmEvent::TaskRetried {
@@ -91,7 +95,11 @@ impl Jobs {
                 log,
                 retry,
             } => {
-                let task = if task.is_empty() { String::new() } else { format!(" {task}") };
+                let task = if task.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {task}")
+                };
                 let text = format!(
                     "warning: {step}{task} (job {job}) ended {state}; resubmitted as job {retry} (log: {})",
                     log.display()

@@ -19,7 +19,12 @@ pub struct Args {
     pub json: bool,
 }
 
-pub fn run(global: &Global, stage: Stage, args: &StageArgs, json: bool) -> anyhow::Result<ExitCode> {
+pub fn run(
+    global: &Global,
+    stage: Stage,
+    args: &StageArgs,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     let config = args
         .load_config(global.work.as_deref())
         .context("cannot use the pipeline config")?;
@@ -77,7 +82,11 @@ fn summary(row: &StageReport) -> String {
         row.items_in, row.items_out, row.wall_s
     );
     if !row.rejects.is_empty() {
-        let r: Vec<String> = row.rejects.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        let r: Vec<String> = row
+            .rejects
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
         s.push_str(&format!(" (rejects: {})", r.join(", ")));
     }
     if !row.note.is_empty() {

@@ -443,7 +443,11 @@ pub fn merge_shards(work: &WorkDir, stage: &str) -> Result<Vec<MergedShard>> {
         // start on a line of their own.
         let len = if main.exists() {
             drop(Manifest::<serde_json::Value>::open(main)?);
-            Some(std::fs::metadata(main).map_err(DatasetError::io(main))?.len())
+            Some(
+                std::fs::metadata(main)
+                    .map_err(DatasetError::io(main))?
+                    .len(),
+            )
         } else {
             None
         };

@@ -15,8 +15,8 @@ use std::sync::mpsc::{sync_channel, Receiver};
 use image::{ImageEncoder, RgbImage};
 use kao_dataset::{
     chip_key, list_tree, write_atomic, ChipRecord, EmbeddingCache, FaceRecord, Manifest,
-    ManifestFiles, RejectReason, RejectRecord, ShardDir, SourceRef, TreeFile, TreeList,
-    Unreadable, WorkDir,
+    ManifestFiles, RejectReason, RejectRecord, ShardDir, SourceRef, TreeFile, TreeList, Unreadable,
+    WorkDir,
 };
 use kao_image::Limits;
 use rayon::prelude::*;

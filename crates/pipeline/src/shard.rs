@@ -111,7 +111,8 @@ pub(crate) fn take_complete(
     fingerprint: &str,
 ) -> Result<Option<StageReport>> {
     merge_shards(work, stage.name()).map_err(PipelineError::stage(stage))?;
-    let merged = kao_dataset::merged_shards(work, stage.name()).map_err(PipelineError::stage(stage))?;
+    let merged =
+        kao_dataset::merged_shards(work, stage.name()).map_err(PipelineError::stage(stage))?;
     let mut latest: std::collections::BTreeMap<(u32, u32), ShardReport> = Default::default();
     for m in merged {
         if let Ok(r) = serde_json::from_value::<ShardReport>(m.done) {

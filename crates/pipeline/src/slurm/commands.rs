@@ -101,9 +101,17 @@ pub fn final_state(task: &str) -> Option<Ended> {
     .ok()
     .and_then(|text| parse_sacct(&text, task));
     sacct.or_else(|| {
-        output("scontrol", &["--oneliner".into(), "show".into(), "job".into(), task.into()])
-            .ok()
-            .and_then(|text| parse_scontrol(&text))
+        output(
+            "scontrol",
+            &[
+                "--oneliner".into(),
+                "show".into(),
+                "job".into(),
+                task.into(),
+            ],
+        )
+        .ok()
+        .and_then(|text| parse_scontrol(&text))
     })
 }
 
@@ -123,8 +131,17 @@ impl Ended {
     pub fn is_active(&self) -> bool {
         matches!(
             self.state.as_str(),
-            "PENDING" | "RUNNING" | "REQUEUED" | "RESIZING" | "SUSPENDED" | "CONFIGURING"
-                | "COMPLETING" | "REQUEUE_HOLD" | "REQUEUE_FED" | "STAGE_OUT" | "SIGNALING"
+            "PENDING"
+                | "RUNNING"
+                | "REQUEUED"
+                | "RESIZING"
+                | "SUSPENDED"
+                | "CONFIGURING"
+                | "COMPLETING"
+                | "REQUEUE_HOLD"
+                | "REQUEUE_FED"
+                | "STAGE_OUT"
+                | "SIGNALING"
         )
     }
 }

@@ -46,9 +46,8 @@ pub struct Step {
 /// shards before it and records their stages as run; a stage already run by its shards is
 /// never run again, so `--force`/`--from` become `--from` of the first stage after them.
 pub fn plan(options: &RunOptions, launch: &Launch, tags: usize, shards: u32) -> Vec<Step> {
-    let in_range = |s: Stage| {
-        options.from.is_none_or(|f| s >= f) && options.until.is_none_or(|u| s <= u)
-    };
+    let in_range =
+        |s: Stage| options.from.is_none_or(|f| s >= f) && options.until.is_none_or(|u| s <= u);
     let from = match (options.force, options.from) {
         (true, None) => Some(Stage::Collect),
         (_, f) => f,
@@ -57,10 +56,20 @@ pub fn plan(options: &RunOptions, launch: &Launch, tags: usize, shards: u32) -> 
     let array = |name: &'static str, command: &str, n: u32| Step {
         name,
         shards: Some(n),
-        args: [work.clone(), vec![command.to_string()], launch.config_args()].concat(),
+        args: [
+            work.clone(),
+            vec![command.to_string()],
+            launch.config_args(),
+        ]
+        .concat(),
     };
     let pipeline = |name: &'static str, from: Option<Stage>, until: Option<Stage>| {
-        let mut args = [work.clone(), vec!["pipeline".to_string()], launch.config_args()].concat();
+        let mut args = [
+            work.clone(),
+            vec!["pipeline".to_string()],
+            launch.config_args(),
+        ]
+        .concat();
         if let Some(f) = from {
             args.extend(["--from".to_string(), f.name().to_string()]);
         }
@@ -128,7 +137,15 @@ mod tests {
         );
         assert_eq!(
             steps[2].args,
-            ["--work", "/w", "pipeline", "--config", "/c/pipeline.toml", "--until", "split"]
+            [
+                "--work",
+                "/w",
+                "pipeline",
+                "--config",
+                "/c/pipeline.toml",
+                "--until",
+                "split"
+            ]
         );
         assert_eq!(
             steps[4].args,
@@ -143,8 +160,12 @@ mod tests {
             ..RunOptions::default()
         };
         let steps = plan(&forced, &launch(), 2, 3);
-        assert!(steps[2].args.ends_with(&["--from", "collect", "--until", "split"].map(String::from)));
-        assert!(steps[4].args.ends_with(&["--from", "augment"].map(String::from)));
+        assert!(steps[2]
+            .args
+            .ends_with(&["--from", "collect", "--until", "split"].map(String::from)));
+        assert!(steps[4]
+            .args
+            .ends_with(&["--from", "augment"].map(String::from)));
 
         let from_train = RunOptions {
             from: Some(Stage::Train),
@@ -152,7 +173,9 @@ mod tests {
         };
         let steps = plan(&from_train, &launch(), 2, 3);
         assert_eq!(names(&steps), [("pipeline", None)]);
-        assert!(steps[0].args.ends_with(&["--from", "train"].map(String::from)));
+        assert!(steps[0]
+            .args
+            .ends_with(&["--from", "train"].map(String::from)));
 
         let until_crop = RunOptions {
             until: Some(Stage::Crop),
@@ -163,7 +186,9 @@ mod tests {
             names(&steps),
             [("collect", Some(2)), ("crop", Some(3)), ("pipeline", None)]
         );
-        assert!(steps[2].args.ends_with(&["--until", "crop"].map(String::from)));
+        assert!(steps[2]
+            .args
+            .ends_with(&["--until", "crop"].map(String::from)));
 
         let from_embed = RunOptions {
             from: Some(Stage::Augment),

@@ -94,9 +94,14 @@ mod tests {
         let many: Vec<String> = (1..=32).map(|i| format!("n{i:02}")).collect();
         assert!(verdict(&one, &here, Some(0xEF53)).is_ok());
         let e = verdict(&many, &here, Some(0xEF53)).unwrap_err();
-        assert!(e.contains("ext4") && e.contains("32 nodes") && e.contains("n01"), "{e}");
+        assert!(
+            e.contains("ext4") && e.contains("32 nodes") && e.contains("n01"),
+            "{e}"
+        );
         assert!(verdict(&many, &here, Some(0x6969)).is_ok(), "NFS");
         assert!(verdict(&many, &here, Some(0x0BD0_0BD0)).is_ok(), "Lustre");
-        assert!(verdict(&many, &here, Some(0x0102_1994)).unwrap_err().contains("tmpfs"));
+        assert!(verdict(&many, &here, Some(0x0102_1994))
+            .unwrap_err()
+            .contains("tmpfs"));
     }
 }

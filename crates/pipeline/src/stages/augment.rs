@@ -2,8 +2,8 @@
 //! augmentations, computed once into the work dir's embedding cache. Training then reads
 //! them from the cache, so a change of training settings alone never recomputes one.
 
-use kao_infer::Embedder;
 use kao_dataset::ShardDir;
+use kao_infer::Embedder;
 use kao_train::{describe_split_in, Dataset, EmbeddingCache};
 
 use super::{train_progress, warn_skipped, Ctx};
