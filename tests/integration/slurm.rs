@@ -362,6 +362,10 @@ fn slurm_executor_runs_the_shards_retries_a_cancelled_task_and_equals_a_local_ru
         "task {cancelled} was not reported resubmitted: {stderr}"
     );
     let report = std::fs::read_to_string(&out).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&report).unwrap();
+    for row in v["stages"].as_array().unwrap() {
+        assert_eq!(row["status"], "ran", "every stage ran in this run: {row}");
+    }
     let notes = notes(&report);
     assert!(notes["collect"].starts_with("5 shards"), "{notes:?}");
     assert!(notes["crop"].starts_with("4 shards"), "{notes:?}");

@@ -8,6 +8,7 @@ mod bench_export_web;
 mod bench_models;
 mod bench_pipeline;
 mod bench_serve;
+mod bench_shards;
 mod bench_train;
 mod bench_training_api;
 mod bench_unknown;
@@ -30,7 +31,7 @@ struct Cli {
 enum Task {
     /// Run exactly what `.ci/run` runs: fmt check, clippy -D warnings, the tests.
     Ci,
-    /// Run a benchmark: `augment`, `crop`, `align`, `models`, `detectors`, `train`, `unknown`, `serve`, `pipeline`, `training-api`, `export-web`.
+    /// Run a benchmark: `augment`, `crop`, `align`, `models`, `detectors`, `train`, `unknown`, `serve`, `pipeline`, `shards`, `training-api`, `export-web`.
     Bench { what: String },
     /// Build the browser runtime `kao export --platform web` copies (kao-web for wasm32 with
     /// SIMD128, wasm-bindgen, the page) into <target>/export/web.
@@ -60,13 +61,14 @@ fn main() -> anyhow::Result<()> {
             "models" => bench_models::run(),
             "serve" => bench_serve::run(),
             "pipeline" => bench_pipeline::run(),
+            "shards" => bench_shards::run(),
             "training-api" => bench_training_api::run(),
             "crop" => bench_crop::run(),
             "align" => bench_align::run(),
             "detectors" => bench_detectors::run_standalone(),
             "export-web" => bench_export_web::run(),
             other => anyhow::bail!(
-                "unknown benchmark {other:?} (augment, crop, align, models, detectors, train, unknown, serve, pipeline, training-api, export-web)"
+                "unknown benchmark {other:?} (augment, crop, align, models, detectors, train, unknown, serve, pipeline, shards, training-api, export-web)"
             ),
         },
         Task::Web => {

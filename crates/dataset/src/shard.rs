@@ -614,3 +614,94 @@ fn append_lines(part: &Path, main: &Path) -> Result<()> {
         .map_err(DatasetError::io(main))?;
     f.sync_data().map_err(DatasetError::io(main))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_parse_and_partition_every_id_once() {
+        assert_eq!("2/4".parse::<Shard>(), Ok(Shard { index: 2, count: 4 }));
+        for bad in ["4/4", "1/0", "x", "1-4"] {
+            let e = bad.parse::<Shard>().unwrap_err();
+            assert!(e.contains(bad), "{e}");
+        }
+        let shards: Vec<Shard> = (0..4).map(|i| Shard::new(i, 4).unwrap()).collect();
+        let mut sizes = [0usize; 4];
+        for k in 0..2000u32 {
+            let id = kao_image::content_id(&k.to_le_bytes());
+            let holders: Vec<usize> = (0..4).filter(|&i| shards[i].holds(&id)).collect();
+            assert_eq!(holders.len(), 1, "{id}");
+            sizes[holders[0]] += 1;
+        }
+        assert!(sizes.iter().all(|&n| (400..600).contains(&n)), "{sizes:?}");
+        assert!(Shard::WHOLE.holds("not hex at all"));
+    }
+
+    fn lines(path: &Path) -> Vec<String> {
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn merges_take_finished_shards_once_even_after_an_interrupted_merge() {
+        let dir = tempfile::tempdir().unwrap();
+        let work = WorkDir::new(dir.path());
+        let main = work.faces_manifest();
+        let write = |i: u32, records: &[&str], finish: bool| {
+            let shard = ShardDir::new(&work, "crop", Shard::new(i, 2).unwrap());
+            let run = shard.begin().unwrap();
+            let m = shard.files(&main).open::<serde_json::Value>().unwrap();
+            for r in records {
+                m.append(&serde_json::json!({ "r": r })).unwrap();
+            }
+            if finish {
+                run.finish(&serde_json::json!({ "shard": i })).unwrap();
+            }
+            shard
+        };
+        write(0, &["a", "b"], true);
+        let unfinished = write(1, &["c"], false);
+        let merged = merge_shards(&work, "crop").unwrap();
+        assert_eq!(merged.len(), 1);
+        assert_eq!(lines(&main), [r#"{"r":"a"}"#, r#"{"r":"b"}"#]);
+        assert!(unfinished.root().is_dir(), "an unfinished shard stays");
+        assert!(!ShardDir::new(&work, "crop", Shard::new(0, 2).unwrap())
+            .root()
+            .exists());
+
+        // Shard 1 finishes; a merge of it dies after appending part of its records.
+        write(1, &["d"], true);
+        let len = |p: &Path| std::fs::metadata(p).unwrap().len();
+        let log = work.shards().join("crop").join(MERGED);
+        let journal = Journal {
+            stage: "crop".into(),
+            files: vec![
+                (main.clone(), Some(len(&main))),
+                (log.clone(), Some(len(&log))),
+            ],
+            shards: vec![unfinished.root()],
+            appended: false,
+        };
+        write_atomic_json(&work.shards().join(JOURNAL), &journal).unwrap();
+        let mut f = OpenOptions::new().append(true).open(&main).unwrap();
+        f.write_all(b"{\"r\":\"c\"}\n").unwrap();
+        drop(f);
+        let merged = merge_shards(&work, "crop").unwrap();
+        assert_eq!(merged.len(), 1);
+        assert_eq!(
+            lines(&main),
+            [
+                r#"{"r":"a"}"#,
+                r#"{"r":"b"}"#,
+                r#"{"r":"c"}"#,
+                r#"{"r":"d"}"#
+            ]
+        );
+        assert_eq!(merged_shards(&work, "crop").unwrap().len(), 2);
+        assert!(!work.shards().join(JOURNAL).exists());
+    }
+}

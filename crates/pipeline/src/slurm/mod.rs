@@ -25,9 +25,10 @@ pub use shared::verdict as shared_fs_verdict;
 
 use crate::config::PipelineConfig;
 use crate::error::{PipelineError, Result};
-use crate::report::PipelineReport;
+use crate::report::{PipelineReport, StageReport, Status};
 use crate::run::RunOptions;
 use crate::stage::Stage;
+use crate::state::PipelineState;
 
 /// What can stop a Slurm run.
 #[derive(Debug, thiserror::Error)]
@@ -160,6 +161,7 @@ pub fn run(
     std::fs::create_dir_all(work.root()).map_err(|e| io(work.root(), e))?;
     shared::check(work.root(), settings.partition.as_deref())?;
     let started = SystemTime::now();
+    let before = PipelineState::read(&work.pipeline_state());
     let dir = run_dir(&work)?;
     let logs = dir.join("logs");
     std::fs::create_dir_all(&logs).map_err(|e| io(&logs, e))?;
@@ -230,10 +232,26 @@ pub fn run(
         .then(|| std::fs::read(&path).ok())
         .flatten()
         .and_then(|b| serde_json::from_slice(&b).ok());
-    report.ok_or_else(|| PipelineError::State {
+    let mut report = report.ok_or_else(|| PipelineError::State {
         path,
         message: "the last job ended without writing the run's report".into(),
-    })
+    })?;
+    // The last job saw the stages that earlier jobs of the chain ran as unchanged: show
+    // them as this run's, with the rows they recorded.
+    let after = PipelineState::read(&work.pipeline_state());
+    for row in &mut report.stages {
+        let (Some(a), b) = (after.stages.get(&row.stage), before.stages.get(&row.stage)) else {
+            continue;
+        };
+        if row.status == Status::Unchanged && b.is_none_or(|b| b.report != a.report) {
+            *row = StageReport {
+                status: Status::Ran,
+                ..a.report.clone()
+            };
+        }
+    }
+    report.wall_s = started.elapsed().map_or(report.wall_s, |d| d.as_secs_f64());
+    Ok(report)
 }
 
 fn slot(id: String, log: PathBuf) -> Slot {
