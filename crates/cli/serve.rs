@@ -1,4 +1,5 @@
-//! `kao serve`: the Custom Vision-compatible prediction service and Quick Test page.
+//! `kao serve`: the Custom Vision-compatible prediction service, and Kao Studio (or, for one
+//! work dir, its Quick Test) at `/`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -94,7 +95,14 @@ pub fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
 
 fn announce(server: &Server) {
     println!("Listening on  http://{}", server.local_addr());
-    println!("Quick Test    http://{}/", server.local_addr());
+    if server.training_key_origin().is_some() {
+        println!(
+            "Kao Studio    http://{}/ (sign in with the Training-Key)",
+            server.local_addr()
+        );
+    } else {
+        println!("Quick Test    http://{}/", server.local_addr());
+    }
     match server.project_id() {
         Some(id) => println!("Project id    {id}"),
         None => println!(

@@ -9,6 +9,7 @@ mod bench_models;
 mod bench_pipeline;
 mod bench_serve;
 mod bench_shards;
+mod bench_studio;
 mod bench_train;
 mod bench_training_api;
 mod bench_unknown;
@@ -31,7 +32,7 @@ struct Cli {
 enum Task {
     /// Run exactly what `.ci/run` runs: fmt check, clippy -D warnings, the tests.
     Ci,
-    /// Run a benchmark: `augment`, `crop`, `align`, `models`, `detectors`, `train`, `unknown`, `serve`, `pipeline`, `shards`, `training-api`, `export-web`.
+    /// Run a benchmark: `augment`, `crop`, `align`, `models`, `detectors`, `train`, `unknown`, `serve`, `pipeline`, `shards`, `training-api`, `studio`, `export-web`.
     Bench { what: String },
     /// Build the browser runtime `kao export --platform web` copies (kao-web for wasm32 with
     /// SIMD128, wasm-bindgen, the page) into <target>/export/web.
@@ -46,6 +47,9 @@ enum Task {
     },
     /// Photos to a published, evaluated model in one command (as `kao pipeline`).
     Pipeline(pipeline::Args),
+    /// Screenshots of every Kao Studio view into docs/studio/, from a real run of the
+    /// Studio's end-to-end browser test.
+    StudioScreenshots,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -63,12 +67,13 @@ fn main() -> anyhow::Result<()> {
             "pipeline" => bench_pipeline::run(),
             "shards" => bench_shards::run(),
             "training-api" => bench_training_api::run(),
+            "studio" => bench_studio::run(),
             "crop" => bench_crop::run(),
             "align" => bench_align::run(),
             "detectors" => bench_detectors::run_standalone(),
             "export-web" => bench_export_web::run(),
             other => anyhow::bail!(
-                "unknown benchmark {other:?} (augment, crop, align, models, detectors, train, unknown, serve, pipeline, shards, training-api, export-web)"
+                "unknown benchmark {other:?} (augment, crop, align, models, detectors, train, unknown, serve, pipeline, shards, training-api, studio, export-web)"
             ),
         },
         Task::Web => {
@@ -82,9 +87,38 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Task::Pipeline(args) => pipeline::run(args),
+        Task::StudioScreenshots => studio_screenshots(),
         Task::Models { verify } => {
             anyhow::ensure!(verify, "nothing to do: `cargo xtask models --verify`");
             models::verify()
         }
     }
+}
+
+/// Runs the Studio's end-to-end test with its screenshots going to docs/studio/.
+fn studio_screenshots() -> anyhow::Result<()> {
+    use anyhow::Context;
+    let dir = std::env::current_dir()?.join("docs/studio");
+    anyhow::ensure!(
+        dir.parent().is_some_and(|d| d.is_dir()),
+        "run from the repository root"
+    );
+    std::fs::create_dir_all(&dir)?;
+    let status =
+        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args([
+                "test",
+                "-p",
+                "kao-serve",
+                "--test",
+                "studio",
+                "studio_end_to_end",
+            ])
+            .args(["--", "--exact", "--nocapture"])
+            .env("KAO_STUDIO_SCREENSHOTS", &dir)
+            .status()
+            .context("running cargo test")?;
+    anyhow::ensure!(status.success(), "the Studio test failed: {status}");
+    eprintln!("screenshots in {}", dir.display());
+    Ok(())
 }

@@ -80,12 +80,30 @@ impl Fetcher {
             ));
         }
         use_ring_tls();
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .user_agent(opts.user_agent.clone())
-            .connect_timeout(opts.connect_timeout)
-            .redirect(reqwest::redirect::Policy::limited(opts.max_redirects))
-            .build()
-            .map_err(|e| CrawlError::Client(chain(&e)))?;
+            .connect_timeout(opts.connect_timeout);
+        builder = match opts.address_filter.clone() {
+            None => builder.redirect(reqwest::redirect::Policy::limited(opts.max_redirects)),
+            Some(filter) => {
+                let max = opts.max_redirects;
+                let redirects = filter.clone();
+                builder
+                    // A proxy would resolve names itself, out of reach of the filter.
+                    .no_proxy()
+                    .dns_resolver(Arc::new(FilteredResolver(filter)))
+                    .redirect(reqwest::redirect::Policy::custom(move |attempt| {
+                        if attempt.previous().len() >= max {
+                            return attempt.error(format!("more than {max} redirects"));
+                        }
+                        match literal_blocked(attempt.url(), &redirects) {
+                            Some(b) => attempt.error(b),
+                            None => attempt.follow(),
+                        }
+                    }))
+            }
+        };
+        let client = builder.build().map_err(|e| CrawlError::Client(chain(&e)))?;
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64)
@@ -139,6 +157,14 @@ impl Fetcher {
     /// slot; the slots are held until the returned response is dropped. The clocks (first
     /// byte, and `total` when given) start once the slots are held, not while queueing.
     async fn open(&self, url: &Url, total: Option<Duration>) -> Result<Open<'_>, Failure> {
+        if let Some(b) = self
+            .opts
+            .address_filter
+            .as_ref()
+            .and_then(|f| literal_blocked(url, f))
+        {
+            return Err(Failure::Final(Reject::new("internal_address", b.0)));
+        }
         let gate = self.gate(url);
         let host = gate
             .permits
@@ -416,9 +442,71 @@ fn check_length(response: &reqwest::Response, max: u64) -> Result<(), Failure> {
     }
 }
 
+/// An address the crawl's [`AddressFilter`] refused.
+#[derive(Debug)]
+struct Blocked(String);
+
+impl std::fmt::Display for Blocked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Blocked {}
+
+/// A URL whose host is an IP literal the filter refuses (names are checked as they resolve).
+fn literal_blocked(url: &Url, filter: &crate::options::AddressFilter) -> Option<Blocked> {
+    let ip = match url.host()? {
+        url::Host::Ipv4(v4) => std::net::IpAddr::V4(v4),
+        url::Host::Ipv6(v6) => std::net::IpAddr::V6(v6),
+        url::Host::Domain(_) => return None,
+    };
+    (!filter.allows(ip)).then(|| Blocked(format!("{ip} is not an address this crawl may reach")))
+}
+
+/// Resolves names, keeping only the addresses the filter allows.
+struct FilteredResolver(crate::options::AddressFilter);
+
+impl reqwest::dns::Resolve for FilteredResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let filter = self.0.clone();
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let found: Vec<std::net::SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let kept: Vec<std::net::SocketAddr> = found
+                .into_iter()
+                .filter(|a| filter.allows(a.ip()))
+                .collect();
+            if kept.is_empty() {
+                let refused: Box<dyn std::error::Error + Send + Sync> = Box::new(Blocked(format!(
+                    "{host} resolves only to addresses this crawl may not reach"
+                )));
+                return Err(refused);
+            }
+            let addrs: reqwest::dns::Addrs = Box::new(kept.into_iter());
+            Ok(addrs)
+        })
+    }
+}
+
+/// The [`Blocked`] refusal somewhere in an error's sources.
+fn blocked(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if let Some(b) = s.downcast_ref::<Blocked>() {
+            return Some(b.0.clone());
+        }
+        source = s.source();
+    }
+    None
+}
+
 fn classify(e: &reqwest::Error) -> Failure {
     let detail = chain(e);
-    if e.is_redirect() {
+    if let Some(b) = blocked(e) {
+        Failure::Final(Reject::new("internal_address", b))
+    } else if e.is_redirect() {
         Failure::Final(Reject::new("too_many_redirects", detail))
     } else if e.is_builder() {
         Failure::Final(Reject::new("invalid_url", detail))

@@ -1,5 +1,7 @@
 use std::fmt;
+use std::net::IpAddr;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -33,6 +35,31 @@ impl FromStr for MinSize {
             width: w.trim().parse().map_err(|_| bad())?,
             height: h.trim().parse().map_err(|_| bad())?,
         })
+    }
+}
+
+/// Which IP addresses a crawl may connect to. A server that crawls on behalf of its web
+/// clients uses one to stay off its own network: every address a host name resolves to is
+/// checked (in the resolver the HTTP client connects with, so there is no gap between check
+/// and use), and so are IP literals in URLs and redirect targets. A refused URL is rejected
+/// with the reason `internal_address`.
+#[derive(Clone)]
+pub struct AddressFilter(Arc<dyn Fn(IpAddr) -> bool + Send + Sync>);
+
+impl AddressFilter {
+    /// `allows(ip)` says whether `ip` may be reached.
+    pub fn new(allows: impl Fn(IpAddr) -> bool + Send + Sync + 'static) -> Self {
+        AddressFilter(Arc::new(allows))
+    }
+
+    pub fn allows(&self, ip: IpAddr) -> bool {
+        (self.0)(ip)
+    }
+}
+
+impl fmt::Debug for AddressFilter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AddressFilter")
     }
 }
 
@@ -80,6 +107,8 @@ pub struct CrawlOptions {
     pub bing_page_size: usize,
     /// Most search pages read for one query, and most pages read by one site crawl ×10.
     pub max_pages: usize,
+    /// Addresses requests may reach; `None`: any (a crawl from the command line).
+    pub address_filter: Option<AddressFilter>,
 }
 
 impl Default for CrawlOptions {
@@ -112,6 +141,7 @@ impl Default for CrawlOptions {
             bing_endpoint: "https://www.bing.com/images/search".into(),
             bing_page_size: 35,
             max_pages: 50,
+            address_filter: None,
         }
     }
 }

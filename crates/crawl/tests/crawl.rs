@@ -668,3 +668,39 @@ fn crawl_future_is_send() {
     let opts = CrawlOptions::default();
     assert_send(crawl(&work, &[], &opts, &no_progress));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn address_filter_keeps_the_crawl_off_refused_networks() {
+    let server = Server::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let work = WorkDir::new(dir.path());
+    let list = dir.path().join("urls.txt");
+    // The fixture listens on 127.0.0.1: once as an IP literal, once by a name that
+    // resolves to it.
+    let by_name = server.url("/img/b.png").replace("127.0.0.1", "localhost");
+    std::fs::write(&list, format!("{}\n{by_name}\n", server.url("/img/a.jpg"))).unwrap();
+    let jobs = [TagJob::new("t", vec![Source::Urls { file: list }])];
+    let opts = CrawlOptions {
+        address_filter: Some(kao_crawl::AddressFilter::new(|ip| !ip.is_loopback())),
+        ..options(&server)
+    };
+    let summary = crawl(&work, &jobs, &opts, &no_progress).await.unwrap();
+    assert_eq!(summary.tags[0].kept, 0);
+    assert_eq!(
+        summary.tags[0].rejected.get("internal_address"),
+        Some(&2),
+        "{summary:?}"
+    );
+    assert_eq!(
+        server.hits_of("/img/a.jpg") + server.hits_of("/img/b.png"),
+        0
+    );
+    // The same list with a filter that allows loopback is fetched.
+    let opts = CrawlOptions {
+        address_filter: Some(kao_crawl::AddressFilter::new(|_| true)),
+        ..options(&server)
+    };
+    let work2 = WorkDir::new(dir.path().join("again"));
+    let summary = crawl(&work2, &jobs, &opts, &no_progress).await.unwrap();
+    assert_eq!(summary.tags[0].kept, 2, "{summary:?}");
+}

@@ -150,7 +150,7 @@ pub fn resolve(work: &WorkDir, selection: &Selection) -> Result<(u32, Option<Str
 /// The folder `cargo xtask web` writes the browser runtime to, under a cargo target dir.
 pub const WEB_RUNTIME_DIR: &str = "export/web";
 /// Where `cargo xtask static` writes the static `kao`, under a cargo target dir.
-pub const STATIC_BINARY: &str = "export/x86_64-unknown-linux-musl/release/kao";
+pub const STATIC_BINARY: &str = "export/x86_64-unknown-linux-musl/debug/kao";
 
 /// The browser runtime to export with: `$KAO_WEB_RUNTIME`, else the one `cargo xtask web`
 /// built in the target dir this `kao` was built in.

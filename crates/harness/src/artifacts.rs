@@ -136,8 +136,10 @@ pub fn build_web_runtime() -> Result<PathBuf> {
     Ok(out)
 }
 
-/// Builds a statically linked `kao` for Linux x86-64 (musl, release profile) and returns
-/// its path (`<target>/export/x86_64-unknown-linux-musl/release/kao`).
+/// Builds a statically linked `kao` for Linux x86-64 (musl) and returns its path
+/// (`<target>/export/x86_64-unknown-linux-musl/debug/kao`). It uses the dev profile, the one
+/// profile CI builds: every dependency and Kao's numerical crates are optimised there
+/// (root `Cargo.toml`), so the container's `kao` predicts as fast as a release build.
 pub fn build_static_kao() -> Result<PathBuf> {
     let mut build = cargo();
     build.args([
@@ -149,7 +151,6 @@ pub fn build_static_kao() -> Result<PathBuf> {
         "kao",
         "--target",
         MUSL_TARGET,
-        "--release",
     ]);
     run(
         build,
@@ -157,7 +158,7 @@ pub fn build_static_kao() -> Result<PathBuf> {
     )?;
     Ok(export_target_dir()
         .join(MUSL_TARGET)
-        .join("release")
+        .join("debug")
         .join("kao"))
 }
 

@@ -2,13 +2,17 @@
 //! JPEG made smaller once and cached in `cache/thumbnails/`), face chips, and what the crop
 //! stage made of an image.
 
+use std::collections::HashMap;
 use std::io::Cursor;
+use std::path::Path;
+use std::sync::Arc;
 
 use kao_dataset::{read_manifest, BoxF, FaceRecord};
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
 use crate::error::{DbContext, ProjectError, Result};
+use crate::model::ImageRecord;
 use crate::store::Store;
 
 /// One face the crop stage cut from an image.
@@ -57,148 +61,174 @@ fn fraction(b: &BoxF, w: u32, h: u32) -> Fraction {
     }
 }
 
-/// A crop reject's reason and detail.
-type Reject = (String, Option<String>);
-
-/// An image the crop stage made no chip of, and why.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RejectedImage {
-    #[serde(skip)]
-    pub image: crate::model::ImageRecord,
-    pub reject_reason: String,
-    pub reject_detail: Option<String>,
+/// What the latest crop run (with the project's settings) made of one photo.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PhotoCrop {
+    rel: String,
+    faces: Vec<(u32, BoxF, f32, String)>,
+    reject: Option<(String, Option<String>)>,
 }
 
-impl Store {
-    /// The crop settings hash every API training uses.
-    fn crop_settings(&self, work: &kao_dataset::WorkDir) -> String {
-        kao_pipeline::PipelineConfig::for_tags(work.root(), &[])
-            .crop_config()
-            .settings_hash()
-    }
+/// The faces manifest read once and indexed by content id; read again when the file
+/// changes (length or modification time) or the crop settings do.
+pub(crate) struct CropIndex {
+    stamp: (u64, Option<std::time::SystemTime>, String),
+    by_content: HashMap<String, PhotoCrop>,
+}
 
-    /// Images whose latest crop (with the project's settings) was a reject, in upload
-    /// order, and how many there are in all.
-    pub fn rejected_images(
-        &self,
-        project: &str,
-        skip: usize,
-        take: usize,
-    ) -> Result<(Vec<RejectedImage>, usize)> {
-        let project = self.check_project(project)?;
-        let work = self.work_dir(&project);
-        let settings = self.crop_settings(&work);
-        // Per photo, the outcome of its last crop (a move to another tag crops it again).
-        let mut last: std::collections::HashMap<String, Option<Reject>> =
-            std::collections::HashMap::new();
-        for r in read_manifest::<FaceRecord>(&work.faces_manifest())?.records {
+impl CropIndex {
+    fn read(path: &Path, settings: &str) -> Result<CropIndex> {
+        let stamp = Self::stamp(path, settings);
+        let records = read_manifest::<FaceRecord>(path)?.records;
+        let mut by_content: HashMap<String, PhotoCrop> = HashMap::new();
+        for r in records {
             if r.settings() != settings {
                 continue;
             }
+            let source = match &r {
+                FaceRecord::Chip(c) => &c.source,
+                FaceRecord::Reject(r) => &r.source,
+            };
+            let entry = by_content.entry(source.content_id.clone()).or_default();
+            // Only the last run over the photo counts (its file name changes with its tag).
+            if entry.rel != source.rel {
+                *entry = PhotoCrop {
+                    rel: source.rel.clone(),
+                    ..PhotoCrop::default()
+                };
+            }
             match r {
                 FaceRecord::Chip(c) => {
-                    last.insert(c.source.content_id, None);
+                    entry.faces.retain(|f| f.0 != c.face_index);
+                    entry.faces.push((c.face_index, c.bbox, c.score, c.chip));
+                    entry.reject = None;
                 }
                 FaceRecord::Reject(r) => {
-                    last.insert(r.source.content_id, Some((r.reason.to_string(), r.detail)));
+                    entry.faces.clear();
+                    entry.reject = Some((r.reason.to_string(), r.detail));
                 }
             }
         }
-        let rejected: std::collections::HashMap<String, Reject> = last
-            .into_iter()
-            .filter_map(|(content, reject)| Some((content, reject?)))
-            .collect();
-        let mut all = Vec::new();
+        Ok(CropIndex { stamp, by_content })
+    }
+
+    fn stamp(path: &Path, settings: &str) -> (u64, Option<std::time::SystemTime>, String) {
+        let meta = std::fs::metadata(path).ok();
+        (
+            meta.as_ref().map_or(0, |m| m.len()),
+            meta.and_then(|m| m.modified().ok()),
+            settings.to_string(),
+        )
+    }
+}
+
+/// A photo the crop stage rejected, with why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RejectedImage {
+    pub image: ImageRecord,
+    /// `no_face`, `low_score`, `face_too_small`, `ambiguous`, `unreadable: …`.
+    pub reason: String,
+    pub detail: Option<String>,
+}
+
+impl Store {
+    /// The project's crop index, read again only when the faces manifest has changed.
+    fn crop_index(&self, project: &str) -> Result<Arc<CropIndex>> {
+        let work = self.work_dir(project);
+        let settings = kao_pipeline::PipelineConfig::for_tags(work.root(), &[])
+            .crop_config()
+            .settings_hash();
+        let path = work.faces_manifest();
+        let stamp = CropIndex::stamp(&path, &settings);
+        if let Some(hit) = self
+            .crops
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(project)
+            .filter(|c| c.stamp == stamp)
         {
-            let db = self.db();
-            let mut st = db
-                .prepare("SELECT id, content_id FROM images WHERE project_id = ?1 ORDER BY seq")
-                .db(&self.db_path)?;
-            let rows = st
-                .query_map([&project], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-                })
-                .db(&self.db_path)?;
-            for row in rows {
-                let (id, content) = row.db(&self.db_path)?;
-                if let Some(reason) = rejected.get(&content) {
-                    all.push((id, reason.clone()));
-                }
-            }
+            return Ok(Arc::clone(hit));
         }
-        let total = all.len();
-        let page: Vec<(String, Reject)> = all.into_iter().skip(skip).take(take).collect();
-        let ids: Vec<String> = page.iter().map(|(id, _)| id.clone()).collect();
-        let mut records: std::collections::HashMap<String, crate::model::ImageRecord> = self
-            .images_by_ids(&project, &ids)?
-            .into_iter()
-            .map(|r| (r.id.clone(), r))
-            .collect();
-        let out = page
-            .into_iter()
-            .filter_map(|(id, (reason, detail))| {
-                Some(RejectedImage {
-                    image: records.remove(&id)?,
-                    reject_reason: reason,
-                    reject_detail: detail,
-                })
-            })
-            .collect();
-        Ok((out, total))
+        let index = Arc::new(CropIndex::read(&path, &settings)?);
+        self.crops
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(project.to_string(), Arc::clone(&index));
+        Ok(index)
     }
 
     /// The crop stage's records for an image (the latest run with the project's settings).
     pub fn image_faces(&self, project: &str, image: &str) -> Result<ImageFaces> {
         let img = self.image(project, image)?;
         let project = project.to_ascii_lowercase();
-        let work = self.work_dir(&project);
-        let settings = self.crop_settings(&work);
-        let records = read_manifest::<FaceRecord>(&work.faces_manifest())?.records;
-        let mine: Vec<FaceRecord> = records
-            .into_iter()
-            .filter(|r| {
-                r.settings() == settings
-                    && match r {
-                        FaceRecord::Chip(c) => c.source.content_id == img.content_id,
-                        FaceRecord::Reject(r) => r.source.content_id == img.content_id,
-                    }
-            })
-            .collect();
-        // Only the last run over the photo (its file name changes with its tag).
-        let last_rel = mine.last().map(|r| match r {
-            FaceRecord::Chip(c) => c.source.rel.clone(),
-            FaceRecord::Reject(r) => r.source.rel.clone(),
-        });
+        let index = self.crop_index(&project)?;
         let mut out = ImageFaces {
             image_id: img.id.clone(),
-            cropped: last_rel.is_some(),
+            cropped: false,
             faces: Vec::new(),
             reject_reason: None,
             reject_detail: None,
         };
-        for r in mine {
-            match r {
-                FaceRecord::Chip(c) if Some(&c.source.rel) == last_rel.as_ref() => {
-                    out.faces.retain(|f| f.face_index != c.face_index);
-                    out.faces.push(FaceChip {
-                        face_index: c.face_index,
-                        bounding_box: fraction(&c.bbox, img.width, img.height),
-                        score: c.score,
-                        chip: c.chip,
-                    });
-                    out.reject_reason = None;
-                    out.reject_detail = None;
-                }
-                FaceRecord::Reject(r) if Some(&r.source.rel) == last_rel.as_ref() => {
-                    out.faces.clear();
-                    out.reject_reason = Some(r.reason.to_string());
-                    out.reject_detail = r.detail;
-                }
-                _ => {}
+        if let Some(c) = index.by_content.get(&img.content_id) {
+            out.cropped = true;
+            out.faces = c
+                .faces
+                .iter()
+                .map(|(face_index, bbox, score, chip)| FaceChip {
+                    face_index: *face_index,
+                    bounding_box: fraction(bbox, img.width, img.height),
+                    score: *score,
+                    chip: chip.clone(),
+                })
+                .collect();
+            out.faces.sort_by_key(|f| f.face_index);
+            if let Some((reason, detail)) = &c.reject {
+                out.reject_reason = Some(reason.clone());
+                out.reject_detail = detail.clone();
             }
         }
         Ok(out)
+    }
+
+    /// The images the latest crop run rejected, newest first, and how many there are.
+    pub fn rejected_images(
+        &self,
+        project: &str,
+        skip: u64,
+        take: u64,
+    ) -> Result<(Vec<RejectedImage>, u64)> {
+        let project = self.check_project(project)?;
+        let index = self.crop_index(&project)?;
+        let rejected: HashMap<&str, &(String, Option<String>)> = index
+            .by_content
+            .iter()
+            .filter_map(|(content, c)| c.reject.as_ref().map(|r| (content.as_str(), r)))
+            .collect();
+        let ids = self.image_ids_newest_first(&project)?;
+        let matching: Vec<&(String, String)> = ids
+            .iter()
+            .filter(|(_, content)| rejected.contains_key(content.as_str()))
+            .collect();
+        let total = matching.len() as u64;
+        let page: Vec<String> = matching
+            .into_iter()
+            .skip(skip.min(usize::MAX as u64) as usize)
+            .take(take.min(usize::MAX as u64) as usize)
+            .map(|(id, _)| id.clone())
+            .collect();
+        let images = self.images_by_ids(&project, &page)?;
+        let out = images
+            .into_iter()
+            .map(|image| {
+                let (reason, detail) = rejected[image.content_id.as_str()].clone();
+                RejectedImage {
+                    image,
+                    reason,
+                    detail,
+                }
+            })
+            .collect();
+        Ok((out, total))
     }
 
     /// A file by kind (`images`, `predictions`, `chips` — id `<image>_<face>`) and id; with

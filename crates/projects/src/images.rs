@@ -566,6 +566,20 @@ impl Store {
             .collect())
     }
 
+    /// Every image of the project as (id, content id), newest first.
+    pub(crate) fn image_ids_newest_first(&self, project: &str) -> Result<Vec<(String, String)>> {
+        let db = self.db();
+        let mut st = db
+            .prepare("SELECT id, content_id FROM images WHERE project_id = ?1 ORDER BY seq DESC")
+            .db(&self.db_path)?;
+        let rows = st
+            .query_map([project], |r| Ok((r.get(0)?, r.get(1)?)))
+            .db(&self.db_path)?
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .db(&self.db_path)?;
+        Ok(rows)
+    }
+
     /// One image, or `NotFoundImage`.
     pub fn image(&self, project: &str, id: &str) -> Result<ImageRecord> {
         self.images_by_ids(project, &[id.to_string()])?

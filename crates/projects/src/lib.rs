@@ -14,8 +14,9 @@ pub use error::{ProjectError, Result};
 pub use files::{FaceChip, Fraction, ImageFaces, RejectedImage};
 pub use model::{
     domains, CreateResult, CreateStatus, Domain, ImageQuery, ImageRecord, ImageTag, Iteration,
-    IterationStatus, ModelInformation, NewImage, Performance, Project, ProjectSettings,
-    ProjectUpdate, Tag, TagPerformance, Tagging, TrainProgress, FACE_DOMAIN_ID, GENERAL_DOMAIN_ID,
+    IterationStatus, MisclassifiedFace, ModelInformation, NewImage, Performance, Project,
+    ProjectSettings, ProjectUpdate, Tag, TagPerformance, Tagging, TrainProgress,
+    UnknownPerformance, FACE_DOMAIN_ID, GENERAL_DOMAIN_ID,
 };
 pub use performance::{ImagePerformance, StoredFace};
 pub use predictions::StoredPrediction;

@@ -290,4 +290,43 @@ pub struct Performance {
     pub confusion: Vec<Vec<usize>>,
     /// Kao: per tag, the precision-recall curve as `[recall, precision]` points.
     pub curves: Vec<Vec<[f64; 2]>>,
+    /// Kao: what the unknown-face rule did on the test faces.
+    pub unknown: UnknownPerformance,
+    /// Kao: the test faces whose top tag is wrong or that the unknown-face rule rejected.
+    pub misclassified: Vec<MisclassifiedFace>,
+}
+
+/// Kao: unknown-face rates of an iteration's test split (the unknown-face rule does not
+/// depend on the probability threshold).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UnknownPerformance {
+    /// Test faces of the regular tags.
+    pub known_faces: usize,
+    /// Share of them the rule wrongly called unknown (lower is better).
+    pub false_rejected: f64,
+    /// Test faces of the Negative tag (0 without one).
+    pub negative_faces: usize,
+    /// Share of them rightly called unknown (higher is better); `None` without any.
+    pub negative_rejected: Option<f64>,
+}
+
+/// Kao: one test face the model got wrong.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MisclassifiedFace {
+    /// The photo it was cut from (`None` once the photo is deleted).
+    pub image_id: Option<String>,
+    /// Which of the photo's faces (the chip's index).
+    pub face_index: u32,
+    pub true_tag_id: String,
+    pub true_tag_name: String,
+    /// The top tag, or `None` when the face was called unknown although its top tag
+    /// was right (a wrongly rejected face).
+    pub predicted_tag_id: Option<String>,
+    pub predicted_tag_name: Option<String>,
+    /// The top tag's probability.
+    pub probability: f32,
+    /// Whether the unknown-face rule rejected the face.
+    pub unknown: bool,
 }

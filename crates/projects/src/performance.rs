@@ -9,7 +9,9 @@ use kao_train::FaceScore;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ProjectError, Result};
-use crate::model::{ImageRecord, Performance, TagPerformance};
+use crate::model::{
+    ImageRecord, MisclassifiedFace, Performance, TagPerformance, UnknownPerformance,
+};
 use crate::store::Store;
 use crate::training::SCORES_FILE;
 
@@ -78,6 +80,8 @@ impl Store {
         let faces: Vec<FaceScore> = scored.faces.iter().map(|f| f.score.clone()).collect();
         let e = kao_train::score_faces(&scored.artifact, "test", &faces, None, threshold);
         let names = self.current_tag_names(&project)?;
+        let unknown = unknown_rates(&scored);
+        let misclassified = self.misclassified(&project, &scored, &e.misclassified, &names)?;
         let m = e.metrics;
         Ok(Performance {
             per_tag_performance: m
@@ -104,7 +108,53 @@ impl Store {
             faces: m.faces,
             confusion: m.confusion,
             curves: m.curves,
+            unknown,
+            misclassified,
         })
+    }
+
+    /// kao-train's misclassified faces with the photos' ids and the tags' current names.
+    fn misclassified(
+        &self,
+        project: &str,
+        scored: &Scored,
+        wrong: &[kao_train::Misclassified],
+        names: &HashMap<String, String>,
+    ) -> Result<Vec<MisclassifiedFace>> {
+        let by_chip: HashMap<&str, &StoredFace> = scored
+            .faces
+            .iter()
+            .map(|f| (f.score.chip.as_str(), f))
+            .collect();
+        let tags = &scored.artifact.tags;
+        let contents: Vec<String> = wrong
+            .iter()
+            .filter_map(|m| by_chip.get(m.chip.as_str()).map(|f| f.content_id.clone()))
+            .collect();
+        let ids = self.image_ids_by_content(project, &contents)?;
+        let current =
+            |id: &str, old: &str| names.get(id).cloned().unwrap_or_else(|| old.to_string());
+        Ok(wrong
+            .iter()
+            .filter_map(|m| {
+                let face = by_chip.get(m.chip.as_str())?;
+                let truth = tags.get(face.score.label)?;
+                // The predicted tag by its name at training time (unique in an iteration).
+                let predicted = tags
+                    .iter()
+                    .find(|t| !t.negative && t.name == m.predicted_tag);
+                Some(MisclassifiedFace {
+                    image_id: ids.get(&face.content_id).cloned(),
+                    face_index: chip_face_index(&m.chip),
+                    true_tag_id: truth.id.clone(),
+                    true_tag_name: current(&truth.id, &truth.name),
+                    predicted_tag_id: predicted.map(|t| t.id.clone()),
+                    predicted_tag_name: predicted.map(|t| current(&t.id, &t.name)),
+                    probability: m.probability,
+                    unknown: face.score.unknown,
+                })
+            })
+            .collect())
     }
 
     fn current_tag_names(&self, project: &str) -> Result<HashMap<String, String>> {
@@ -214,6 +264,39 @@ impl Store {
             }
         }
         Ok(out)
+    }
+}
+
+/// A chip's face index, from its file name (`<tag>/<sha256-16>_<i>.png`).
+fn chip_face_index(chip: &str) -> u32 {
+    chip.rsplit_once('_')
+        .and_then(|(_, tail)| tail.split('.').next())
+        .and_then(|i| i.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The unknown-face rule's rates on the stored test faces.
+fn unknown_rates(scored: &Scored) -> UnknownPerformance {
+    let (mut known, mut known_rejected, mut negative, mut negative_rejected) = (0, 0, 0, 0);
+    for f in &scored.faces {
+        let is_negative = scored
+            .artifact
+            .tags
+            .get(f.score.label)
+            .is_none_or(|t| t.negative);
+        if is_negative {
+            negative += 1;
+            negative_rejected += usize::from(f.score.unknown);
+        } else {
+            known += 1;
+            known_rejected += usize::from(f.score.unknown);
+        }
+    }
+    UnknownPerformance {
+        known_faces: known,
+        false_rejected: known_rejected as f64 / known.max(1) as f64,
+        negative_faces: negative,
+        negative_rejected: (negative > 0).then(|| negative_rejected as f64 / negative as f64),
     }
 }
 

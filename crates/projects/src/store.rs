@@ -49,6 +49,8 @@ pub struct Store {
     pub(crate) trainer: Trainer,
     scores: Mutex<HashMap<(String, u32), Arc<crate::performance::Scored>>>,
     predictors: Mutex<Vec<(IterationKey, Arc<kao_infer::Predictor>)>>,
+    /// Per project, the crop stage's records indexed by photo.
+    pub(crate) crops: Mutex<HashMap<String, Arc<crate::files::CropIndex>>>,
 }
 
 /// How [`Store::open`] starts.
@@ -90,6 +92,7 @@ impl Store {
             trainer: Trainer::new(),
             scores: Mutex::new(HashMap::new()),
             predictors: Mutex::new(Vec::new()),
+            crops: Mutex::new(HashMap::new()),
         });
         store.remove_deleted_projects()?;
         for p in store.project_ids()? {
@@ -407,6 +410,10 @@ impl Store {
             std::fs::remove_dir_all(work.root()).map_err(ProjectError::io(work.root()))?;
         }
         self.locks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
+        self.crops
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&id);

@@ -2,6 +2,7 @@
 
 mod auth;
 mod config;
+mod crawls;
 mod error;
 mod fetch;
 mod metrics;

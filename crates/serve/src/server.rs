@@ -71,6 +71,7 @@ impl Server {
             .await
             .map_err(|e| ServeError::Task(e.to_string()))??;
 
+        let prediction_key = training.is_some().then(|| keys.first().cloned()).flatten();
         let fetcher = if config.allow_url_fetch {
             Some(Fetcher::new(
                 config.url_timeout,
@@ -87,7 +88,7 @@ impl Server {
             }
             None => (None, None, [0; 32]),
         };
-        let state = AppState::new(
+        let mut state = AppState::new(
             projects,
             Keys::new(&keys),
             training_keys,
@@ -100,6 +101,8 @@ impl Server {
                 queue: config.queue,
             },
         );
+        state.allow_private_urls = config.allow_private_urls;
+        state.prediction_key = prediction_key;
         state
             .metrics
             .published(state.projects.names().into_iter().map(|(_, n, i)| (n, i)));
@@ -244,8 +247,7 @@ fn router(state: Arc<AppState>, max_body: usize) -> Router {
         .route(&format!("{base}/url"), post(predict::classify_url))
         .route(&format!("{base}/url/nostore"), post(predict::classify_url))
         .route("/", get(page::index))
-        .route("/quicktest.js", get(page::script))
-        .route("/quicktest.css", get(page::style))
+        .route("/studio/{*path}", get(page::asset))
         .route("/quicktest/info", get(page::info))
         .route("/healthz", get(healthz))
         .merge(crate::training::router(Arc::clone(&state)))

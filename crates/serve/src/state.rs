@@ -23,6 +23,12 @@ pub(crate) struct AppState {
     pub metrics: Metrics,
     /// `None` when URL fetching is off.
     pub fetcher: Option<Fetcher>,
+    /// Whether fetches (and crawl jobs) may reach internal addresses.
+    pub allow_private_urls: bool,
+    /// The first Prediction-Key, shown to Training-Key holders (`--root` only).
+    pub prediction_key: Option<String>,
+    /// Kao's crawl jobs.
+    pub crawls: crate::crawls::Crawls,
     pub max_body: usize,
     pub request_timeout: Duration,
     slots: Arc<Semaphore>,
@@ -120,6 +126,9 @@ impl AppState {
             uri_secret,
             metrics: Metrics::new(),
             fetcher,
+            allow_private_urls: false,
+            prediction_key: None,
+            crawls: crate::crawls::Crawls::default(),
             max_body: limits.max_body,
             request_timeout: limits.request_timeout,
             slots: Arc::new(Semaphore::new(limits.concurrency.max(1))),

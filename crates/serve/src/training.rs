@@ -34,6 +34,9 @@ const MAX_UPLOAD_BODY: usize =
 /// Most images one listing returns (Custom Vision's `take` limit).
 const MAX_TAKE: u64 = 256;
 
+/// Largest side of a thumbnail, in pixels.
+const THUMBNAIL_SIDE: u32 = 256;
+
 type Answer = Result<Response, ApiError>;
 
 pub(crate) fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
@@ -41,6 +44,9 @@ pub(crate) fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
     let d = "/customvision/{version}/training/domains";
     Router::new()
         .route(d, get(domains))
+        .route("/customvision/{version}/training/server", get(server_info))
+        .route(&format!("{p}/crawls"), get(crawls).post(start_crawl))
+        .route(&format!("{p}/crawls/{{job}}"), get(crawl))
         .route(&format!("{d}/{{domain}}"), get(domain))
         .route(
             "/customvision/{version}/training/projects",
@@ -68,6 +74,11 @@ pub(crate) fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
             get(images_untagged_count),
         )
         .route(&format!("{p}/images/id"), get(images_by_ids))
+        .route(&format!("{p}/images/rejected"), get(images_rejected))
+        .route(
+            &format!("{p}/images/rejected/count"),
+            get(images_rejected_count),
+        )
         .route(&format!("{p}/images/files"), post(images_files))
         .route(&format!("{p}/images/urls"), post(images_urls))
         .route(&format!("{p}/images/predictions"), post(images_predictions))
@@ -76,11 +87,6 @@ pub(crate) fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
             post(create_image_tags).delete(delete_image_tags),
         )
         .route(&format!("{p}/images/{{image}}/faces"), get(image_faces))
-        .route(&format!("{p}/images/rejected"), get(images_rejected))
-        .route(
-            &format!("{p}/images/rejected/count"),
-            get(images_rejected_count),
-        )
         .route(&format!("{p}/train"), post(train))
         .route(&format!("{p}/iterations"), get(iterations))
         .route(
@@ -295,6 +301,27 @@ impl Uris<'_> {
             "metadata": {},
         })
     }
+}
+
+// ---- Kao: what the server allows ----
+
+/// Kao: the limits a client should check before sending (the Studio refuses a file over
+/// `maxImageBytes` before uploading it), what the server may fetch, and the
+/// Prediction-Key (a Training-Key holder administers the server, as in Custom Vision's
+/// portal, which shows both keys).
+async fn server_info(State(st): State<Arc<AppState>>) -> Answer {
+    ok(json!({
+        "maxImageBytes": kao_projects::MAX_IMAGE_BYTES,
+        "maxBatchImages": kao_projects::MAX_BATCH_IMAGES,
+        "maxBatchTags": kao_projects::MAX_BATCH_TAGS,
+        "maxTake": MAX_TAKE,
+        "minImagesPerTag": kao_projects::MIN_IMAGES_PER_TAG,
+        "maxPredictionBytes": st.max_body,
+        "urlFetch": st.fetcher.is_some(),
+        "maxCrawlImages": crate::crawls::MAX_IMAGES,
+        "predictionKey": st.prediction_key,
+        "thumbnailSide": THUMBNAIL_SIDE,
+    }))
 }
 
 // ---- domains ----
@@ -582,6 +609,41 @@ async fn images_untagged_count(
     Path(p): Path<ProjectPath>,
 ) -> Answer {
     count(st, p.project, Tagging::Untagged, Vec::new()).await
+}
+
+/// Kao: the images the latest training's crop stage rejected (no face, low score, …),
+/// newest first, each with `rejectReason` and `rejectDetail` (as `…/images/{id}/faces`).
+async fn images_rejected(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(p): Path<ProjectPath>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Answer {
+    let query = image_query(&Params(q), Tagging::All)?;
+    let project = p.project.clone();
+    let (found, _) = call(&st, move |s| {
+        s.rejected_images(&project, query.skip, query.take)
+    })
+    .await?;
+    let uris = Uris::new(&st, &headers);
+    let project = p.project.to_ascii_lowercase();
+    ok(found
+        .iter()
+        .map(|r| {
+            let mut v = uris.image(&project, &r.image);
+            v["rejectReason"] = json!(r.reason);
+            v["rejectDetail"] = json!(r.detail);
+            v
+        })
+        .collect::<Vec<_>>())
+}
+
+async fn images_rejected_count(
+    State(st): State<Arc<AppState>>,
+    Path(p): Path<ProjectPath>,
+) -> Answer {
+    let (_, total) = call(&st, move |s| s.rejected_images(&p.project, 0, 0)).await?;
+    ok(total)
 }
 
 async fn images_by_ids(
@@ -931,42 +993,25 @@ struct ImagePath {
 }
 
 /// Kao: what the crop stage made of an image — face boxes, chips, or why it was rejected.
-async fn image_faces(State(st): State<Arc<AppState>>, Path(p): Path<ImagePath>) -> Answer {
-    ok(call(&st, move |s| s.image_faces(&p.project, &p.image)).await?)
-}
-
-/// Kao: the images the crop stage rejected at the last training, with the reason.
-async fn images_rejected(
+async fn image_faces(
     State(st): State<Arc<AppState>>,
     headers: HeaderMap,
-    Path(p): Path<ProjectPath>,
-    Query(q): Query<Vec<(String, String)>>,
+    Path(p): Path<ImagePath>,
 ) -> Answer {
-    let q = image_query(&Params(q), Tagging::All)?;
-    let project = p.project.clone();
-    let (found, _) = call(&st, move |s| {
-        s.rejected_images(&project, q.skip as usize, q.take as usize)
-    })
-    .await?;
-    let uris = Uris::new(&st, &headers);
     let project = p.project.to_ascii_lowercase();
-    ok(found
+    let faces = call(&st, move |s| s.image_faces(&p.project, &p.image)).await?;
+    let uris = Uris::new(&st, &headers);
+    let mut v = serde_json::to_value(&faces).map_err(|e| ApiError::internal(e.to_string()))?;
+    // Kao: each chip's signed URI (the 150 px image the descriptor is computed from).
+    for (face, out) in faces
+        .faces
         .iter()
-        .map(|r| {
-            let mut v = uris.image(&project, &r.image);
-            v["rejectReason"] = json!(r.reject_reason);
-            v["rejectDetail"] = json!(r.reject_detail);
-            v
-        })
-        .collect::<Vec<_>>())
-}
-
-async fn images_rejected_count(
-    State(st): State<Arc<AppState>>,
-    Path(p): Path<ProjectPath>,
-) -> Answer {
-    let (_, total) = call(&st, move |s| s.rejected_images(&p.project, 0, 0)).await?;
-    ok(total)
+        .zip(v["faces"].as_array_mut().into_iter().flatten())
+    {
+        let id = format!("{}_{}", faces.image_id, face.face_index);
+        out["chipUri"] = json!(uris.file(&project, "chips", &id, "original"));
+    }
+    ok(v)
 }
 
 // ---- training and iterations ----
@@ -1031,14 +1076,31 @@ async fn delete_iteration(State(st): State<Arc<AppState>>, Path(p): Path<Iterati
 
 async fn performance(
     State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
     Path(p): Path<IterationPath>,
     Query(q): Query<Vec<(String, String)>>,
 ) -> Answer {
     let threshold = Params(q).number::<f64>("threshold")?;
-    ok(call(&st, move |s| {
+    let project = p.project.to_ascii_lowercase();
+    let perf = call(&st, move |s| {
         s.performance(&p.project, &p.iteration, threshold)
     })
-    .await?)
+    .await?;
+    let uris = Uris::new(&st, &headers);
+    let mut v = serde_json::to_value(&perf).map_err(|e| ApiError::internal(e.to_string()))?;
+    // Kao: the misclassified faces' chips and photos by signed URI.
+    for (m, out) in perf
+        .misclassified
+        .iter()
+        .zip(v["misclassified"].as_array_mut().into_iter().flatten())
+    {
+        if let Some(image) = &m.image_id {
+            let chip = format!("{image}_{}", m.face_index);
+            out["chipUri"] = json!(uris.file(&project, "chips", &chip, "original"));
+            out["thumbnailUri"] = json!(uris.file(&project, "images", image, "thumbnail"));
+        }
+    }
+    ok(v)
 }
 
 async fn performance_images(
@@ -1327,6 +1389,99 @@ async fn delete_predictions(
     no_content()
 }
 
+// ---- Kao: crawl jobs ----
+
+#[derive(Deserialize)]
+struct CrawlPath {
+    #[allow(dead_code)]
+    version: String,
+    project: String,
+    job: String,
+}
+
+async fn crawls(State(st): State<Arc<AppState>>, Path(p): Path<ProjectPath>) -> Answer {
+    let project = call(&st, move |s| s.project(&p.project)).await?.id;
+    ok(st.crawls.list(&project))
+}
+
+async fn crawl(State(st): State<Arc<AppState>>, Path(p): Path<CrawlPath>) -> Answer {
+    let project = p.project.clone();
+    let project = call(&st, move |s| s.project(&project)).await?.id;
+    st.crawls.get(&project, &p.job).map_or_else(
+        || {
+            Err(ApiError::coded(
+                StatusCode::NOT_FOUND,
+                "NotFound",
+                format!("no crawl job {}", p.job),
+            ))
+        },
+        ok,
+    )
+}
+
+/// Kao: starts a crawl job that adds a tag's photos from the web; answers at once
+/// (`202`) with the job, whose counts move as it runs (`GET …/crawls/{id}`).
+async fn start_crawl(
+    State(st): State<Arc<AppState>>,
+    Path(p): Path<ProjectPath>,
+    body: Bytes,
+) -> Answer {
+    let request: crate::crawls::CrawlRequest = json_body(&body, "crawl request")?;
+    if st.fetcher.is_none() {
+        return Err(ApiError::coded(
+            StatusCode::BAD_REQUEST,
+            "BadRequestNotSupported",
+            "this server does not fetch from the web: start it with --allow-url-fetch to collect photos",
+        ));
+    }
+    let tag_id = request.tag_id.clone();
+    let project = p.project.clone();
+    let (project, tag) = call(&st, move |s| {
+        let tag = s.tag(&project, &tag_id)?;
+        Ok((s.project(&project)?.id, tag))
+    })
+    .await?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let store = store(&st)?;
+    let staging = store
+        .work_dir(&project)
+        .root()
+        .join("cache")
+        .join("crawls")
+        .join(&id);
+    let source = request.source(&staging).map_err(bad)?;
+    let job = crate::crawls::CrawlJob {
+        id,
+        project_id: project,
+        tag_id: tag.id,
+        tag_name: tag.name,
+        request,
+        status: "Running".into(),
+        error: None,
+        created: kao_infer::now_rfc3339(),
+        finished: None,
+        found: 0,
+        settled: 0,
+        pages: 0,
+        kept: 0,
+        duplicates: 0,
+        rejected: Default::default(),
+        added: 0,
+        already_in_project: 0,
+        not_added: Default::default(),
+    };
+    let allow_private = st.allow_private_urls;
+    let options = kao_crawl::CrawlOptions {
+        max_bytes: kao_projects::MAX_IMAGE_BYTES as u64,
+        address_filter: Some(kao_crawl::AddressFilter::new(move |ip| {
+            allow_private || !crate::fetch::is_internal(ip)
+        })),
+        ..kao_crawl::CrawlOptions::default()
+    };
+    let shown = st.crawls.start(store, job, source, staging, options);
+    Ok((StatusCode::ACCEPTED, Json(shown)).into_response())
+}
+
 // ---- files ----
 
 #[derive(Deserialize)]
@@ -1351,7 +1506,7 @@ async fn file(
     }
     let side = match p.size.as_str() {
         "original" => None,
-        "thumbnail" => Some(256),
+        "thumbnail" => Some(THUMBNAIL_SIDE),
         "resized" => Some(1024),
         _ => return Err(ApiError::not_found()),
     };

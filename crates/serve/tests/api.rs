@@ -359,12 +359,22 @@ async fn page_health_and_metrics() {
     let page = http.get(server.url("/")).send().await.unwrap();
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
-    assert!(html.contains("/quicktest.js") && html.contains("id=\"results\""));
-    for asset in ["/quicktest.js", "/quicktest.css"] {
+    assert!(html.contains("/studio/app.js"), "{html}");
+    for asset in [
+        "/studio/app.js",
+        "/studio/studio.css",
+        "/studio/views/quicktest.js",
+    ] {
         let r = http.get(server.url(asset)).send().await.unwrap();
         assert_eq!(r.status(), 200, "{asset}");
         assert!(!r.text().await.unwrap().is_empty());
     }
+    let missing = http
+        .get(server.url("/studio/nothing.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
     let (status, info) = json(
         http.get(server.url("/quicktest/info"))
             .send()
@@ -374,6 +384,7 @@ async fn page_health_and_metrics() {
     .await;
     assert_eq!(status, 200);
     assert_eq!(info["projectId"], server.project);
+    assert_eq!(info["trainingApi"], false);
     assert_eq!(info["published"][0]["name"], PUBLISHED);
     assert_eq!(info["published"][0]["iteration"], 1);
 

@@ -8,9 +8,11 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub const KEY: &str = "test-key-0123456789";
+pub const TRAINING_KEY: &str = "test-training-key-0123456789";
 
 pub struct Running {
     pub addr: SocketAddr,
+    /// The `--work` project (empty for a `--root` server).
     pub project: String,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<Result<(), kao_serve::ServeError>>>,
@@ -53,9 +55,23 @@ pub async fn start(work: &Path, tweak: impl FnOnce(&mut ServeConfig)) -> Running
     config.bind = SocketAddr::from(([127, 0, 0, 1], 0));
     config.keys = vec![KEY.to_string()];
     tweak(&mut config);
+    run(config).await
+}
+
+/// A `--root` server (the Training API and the Studio) with [`TRAINING_KEY`].
+pub async fn start_root(root: &Path, tweak: impl FnOnce(&mut ServeConfig)) -> Running {
+    let mut config = ServeConfig::for_root(root);
+    config.bind = SocketAddr::from(([127, 0, 0, 1], 0));
+    config.keys = vec![KEY.to_string()];
+    config.training_keys = vec![TRAINING_KEY.to_string()];
+    tweak(&mut config);
+    run(config).await
+}
+
+async fn run(config: ServeConfig) -> Running {
     let server = Server::bind(config).await.expect("server binds");
     let addr = server.local_addr();
-    let project = server.project_id().expect("a --work server").to_string();
+    let project = server.project_id().unwrap_or_default().to_string();
     let (tx, rx) = oneshot::channel::<()>();
     let handle = tokio::spawn(server.run(async move {
         let _ = rx.await;
