@@ -40,7 +40,7 @@ pub enum Command {
     Crawl(crate::crawl::CrawlArgs),
     /// The pipeline's collect stage alone: every tag's sources into raw/ (or --shard I/N of the tags).
     Collect(crate::stage::Args),
-    /// The pipeline's descriptor stage alone: chips and their augmentations to descriptors (or --shard I/N).
+    /// The pipeline's descriptor stage alone: the training chips' augmentations (and any chip not yet described) to descriptors (or --shard I/N).
     Embed(crate::stage::Args),
     /// Detect faces (and landmarks) in images and print or draw them.
     Detect(crate::detect::DetectArgs),

@@ -306,8 +306,8 @@ fn slurm_executor_runs_the_shards_retries_a_cancelled_task_and_equals_a_local_ru
         .spawn()
         .unwrap();
 
-    // Cancel one crop or embed array task while it runs and has written part of its
-    // output: the run must resubmit it, and the new task resume from the shard's records.
+    // Cancel one crop or embed array task while it runs: the run must resubmit it, and
+    // the new task resume from the shard's records.
     let mut cancelled: Option<String> = None;
     let start = Instant::now();
     let status = loop {
@@ -338,9 +338,11 @@ fn slurm_executor_runs_the_shards_retries_a_cancelled_task_and_equals_a_local_ru
                 let Some((_, task)) = id.split_once('_') else {
                     continue;
                 };
-                if has_written(&work.join(format!("shards/{stage}/{task}-of-4")))
-                    && cluster.client("scancel", &[id]).is_some()
-                {
+                // A crop task once it has written records of its own (the retry must
+                // resume from them); failing that, an embed task as soon as it runs, so
+                // that a fast machine still has a task to cancel.
+                let written = has_written(&work.join(format!("shards/{stage}/{task}-of-4")));
+                if (written || stage == "augment") && cluster.client("scancel", &[id]).is_some() {
                     cancelled = Some(id.to_string());
                     break;
                 }
