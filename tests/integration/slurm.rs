@@ -1,7 +1,8 @@
 //! `kao pipeline --executor slurm` on a one-node Slurm cluster this test brings up from
 //! Debian's `slurm-wlm` and `munge` (daemons as root, every file in a temp dir, clients
 //! pointed at it by `SLURM_CONF`): 4 shards of an lfw5 subset, one crop or embed task
-//! cancelled while it is writing and retried, and the outputs equal a local run's.
+//! cancelled while it runs and retried, and the outputs equal a local run's; then a run
+//! whose tasks always fail ends with the failing task's log and nothing left queued.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -373,5 +374,48 @@ fn slurm_executor_runs_the_shards_retries_a_cancelled_task_and_equals_a_local_ru
     assert!(notes["crop"].starts_with("4 shards"), "{notes:?}");
     assert!(notes["augment"].starts_with("4 shards"), "{notes:?}");
     assert_same_outputs(&local, &work);
+
+    // A task that fails again after its retry ends the run, naming its log; the jobs
+    // waiting for it are cancelled.
+    let failing = dir.path().join("failing");
+    std::fs::create_dir(&failing).unwrap();
+    let config = pipeline_file(
+        &failing,
+        "[slurm]\nshards = 2\npoll = \"1s\"\nkao = \"/bin/false\"\n",
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_kao"))
+        .arg("--work")
+        .arg(failing.join("work"))
+        .args(["--quiet", "pipeline", "--executor", "slurm", "--config"])
+        .arg(&config)
+        .arg("--source-dir")
+        .arg(&photos)
+        .env("SLURM_CONF", &cluster.conf)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("ended FAILED twice"), "{stderr}");
+    let log = stderr
+        .split("see its log ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no log named: {stderr}"));
+    assert!(Path::new(log).is_file(), "{log} {stderr}");
+    // (Cancelled tasks that were running may show as completing for a moment.)
+    let start = Instant::now();
+    loop {
+        let queue = cluster
+            .client("squeue", &["--noheader", "--format=%i %T"])
+            .unwrap();
+        if queue.trim().is_empty() {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "jobs left queued: {queue}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     drop(cluster);
 }
