@@ -37,6 +37,7 @@ impl Drop for Running {
 
 /// Waits for `/healthz`, then checks the Quick Test page, `/metrics` and a prediction.
 async fn check_service(port: u16, project: &str) {
+    kao_harness::use_ring_tls();
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
     let base = format!("http://127.0.0.1:{port}");
     let start = Instant::now();

@@ -51,6 +51,7 @@ impl Chromium {
             .kill_on_drop(true)
             .spawn()
             .map_err(HarnessError::io(CHROMEDRIVER))?;
+        crate::use_ring_tls();
         let http = reqwest::Client::builder()
             .no_proxy()
             .build()

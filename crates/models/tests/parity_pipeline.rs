@@ -190,7 +190,7 @@ fn jpeg_photos_match_face_api() {
     // made the golden records (fancy vs replicated chroma upsampling, integer vs float
     // YCbCr). Fed jpeg-js's own pixels (KAO_PARITY_PIXELS, made by `jpegjs_decode.js`,
     // checked against each record's sha256_rgb), all 19 photos give IoU 1.0000 for both
-    // detectors and descriptor cosine 1.00000 (measured 2026-11-27), and those runs must
+    // detectors and descriptor cosine 1.00000, and those runs must
     // meet the bounds. With the `image` crate's decode, landmarks move by a pixel or
     // two, face-api's twice-floored integer crop boxes by 1–6 px, and TinyFaceDetector's
     // coarse 13×13 grid amplifies small input changes: worst IoU 0.889 (tiny) and 0.894

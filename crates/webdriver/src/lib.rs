@@ -62,6 +62,10 @@ impl Browser {
             .kill_on_drop(true)
             .spawn()
             .expect("start chromedriver");
+        // reqwest is built without a TLS provider of its own (`rustls-no-provider`).
+        if rustls::crypto::CryptoProvider::get_default().is_none() {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
         let http = reqwest::Client::builder().no_proxy().build().unwrap();
         let base = format!("http://127.0.0.1:{port}");
         let mut ready = false;
