@@ -38,6 +38,10 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Collect images for a tag from search results, a site, a URL list, a folder or an archive into raw/.
     Crawl(crate::crawl::CrawlArgs),
+    /// The pipeline's collect stage alone: every tag's sources into raw/ (or --shard I/N of the tags).
+    Collect(crate::stage::Args),
+    /// The pipeline's descriptor stage alone: the training chips' augmentations (and any chip not yet described) to descriptors (or --shard I/N).
+    Embed(crate::stage::Args),
     /// Detect faces (and landmarks) in images and print or draw them.
     Detect(crate::detect::DetectArgs),
     /// Split the cropped faces into train/validation/test without leakage.

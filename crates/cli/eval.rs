@@ -101,6 +101,7 @@ fn print_operating_point(e: &Evaluation) {
 
 pub fn run(global: &Global, args: EvalArgs) -> anyhow::Result<ExitCode> {
     let work = WorkDir::new(global.work());
+    crate::stage::merge_finished_shards(&work)?;
     let options = EvalOptions {
         iteration: args.iteration,
         split: args.split,

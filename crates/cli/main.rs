@@ -17,7 +17,9 @@ mod predict;
 mod progress;
 mod publish;
 mod serve;
+mod slurm;
 mod split;
+mod stage;
 mod train;
 
 use clap::Parser;
@@ -41,6 +43,12 @@ fn run(cli: args::Cli) -> anyhow::Result<std::process::ExitCode> {
     match cli.command {
         args::Command::Inspect(a) => inspect::run(&cli.global, a),
         args::Command::Crawl(a) => crawl::run(&cli.global, a),
+        args::Command::Collect(a) => {
+            stage::run(&cli.global, kao_pipeline::Stage::Collect, &a.stage, a.json)
+        }
+        args::Command::Embed(a) => {
+            stage::run(&cli.global, kao_pipeline::Stage::Augment, &a.stage, a.json)
+        }
         args::Command::Detect(a) => detect::run(&cli.global, a),
         args::Command::Split(a) => split::run(&cli.global, a),
         args::Command::Augment(a) => augment::run(&cli.global, a),

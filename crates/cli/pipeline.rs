@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use kao_pipeline::{Event, PipelineArgs, PipelineConfig, PipelineReport, Stage};
+use kao_pipeline::{Event, Executor, PipelineArgs, PipelineConfig, PipelineReport, Stage};
 
 use crate::args::Global;
 
@@ -17,6 +17,7 @@ use crate::args::Global;
   kao pipeline --source-dir photos               # no pipeline.toml: photos/<person>/ are the tags
   kao pipeline --source-dir ../shared/datasets/lfw5 --serve
   kao pipeline --from train                      # retrain, re-evaluate, republish
+  kao pipeline --executor slurm                  # on a Slurm cluster ([slurm] settings)
 Stages: collect, crop, split, augment, train, evaluate, publish (docs/pipeline.md).")]
 pub struct Args {
     #[command(flatten)]
@@ -28,10 +29,23 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     let config = args
         .load_config(global.work.as_deref())
         .context("cannot use the pipeline config")?;
-    let bars = Bars::new(global.quiet || args.json);
-    let report = kao_pipeline::run(&config, &args.options(), &|e| bars.event(e))
-        .with_context(|| format!("pipeline in {}", config.work.display()))?;
-    bars.clear();
+    let report = match args.executor {
+        Executor::Local => {
+            let bars = Bars::new(global.quiet || args.json);
+            let report = kao_pipeline::run(&config, &args.options(), &|e| bars.event(e));
+            bars.clear();
+            report
+        }
+        Executor::Slurm => {
+            let launch = args.launch(&config.work)?;
+            let jobs = crate::slurm::Jobs::new(global.quiet || args.json);
+            let report =
+                kao_pipeline::slurm::run(&config, &launch, &args.options(), &|e| jobs.event(e));
+            jobs.clear();
+            report
+        }
+    }
+    .with_context(|| format!("pipeline in {}", config.work.display()))?;
     let base = format!(
         "http://{}",
         kao_serve::ServeConfig::for_pipeline(&config).bind
@@ -55,20 +69,20 @@ fn serve(config: &PipelineConfig, report: &PipelineReport) -> anyhow::Result<Exi
 }
 
 /// One bar for the stage phase in progress; a line per stage as it ends.
-struct Bars {
+pub(crate) struct Bars {
     quiet: bool,
     current: Mutex<Option<(Stage, &'static str, ProgressBar)>>,
 }
 
 impl Bars {
-    fn new(quiet: bool) -> Self {
+    pub(crate) fn new(quiet: bool) -> Self {
         Bars {
             quiet,
             current: Mutex::new(None),
         }
     }
 
-    fn event(&self, e: Event) {
+    pub(crate) fn event(&self, e: Event) {
         if self.quiet {
             if let Event::Warning { stage, message } = e {
                 tracing::warn!("{stage}: {message}");
@@ -125,7 +139,7 @@ impl Bars {
         }
     }
 
-    fn clear(&self) {
+    pub(crate) fn clear(&self) {
         if let Some((_, _, bar)) = self.current.lock().expect("progress lock").take() {
             bar.finish_and_clear();
         }

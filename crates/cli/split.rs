@@ -27,6 +27,7 @@ fn ratios(s: &str) -> Result<[u32; 3], String> {
 
 pub fn run(global: &Global, args: SplitArgs) -> anyhow::Result<ExitCode> {
     let work = WorkDir::new(global.work());
+    crate::stage::merge_finished_shards(&work)?;
     let manifest = work.faces_manifest();
     let read = read_manifest::<FaceRecord>(&manifest)
         .with_context(|| format!("cannot read {}", manifest.display()))?;

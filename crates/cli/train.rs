@@ -68,6 +68,7 @@ pub fn progress_sink(quiet: bool) -> impl FnMut(Event) {
 
 pub fn run(global: &Global, args: TrainArgs) -> anyhow::Result<ExitCode> {
     let work = WorkDir::new(global.work());
+    crate::stage::merge_finished_shards(&work)?;
     let mut config = TrainConfig::default();
     if let Some(h) = args.head {
         config.head = h;

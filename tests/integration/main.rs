@@ -9,6 +9,8 @@ mod inspect;
 mod open_set;
 mod pipeline;
 mod server;
+mod shards;
+mod slurm;
 mod train;
 mod training_api;
 

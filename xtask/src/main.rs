@@ -8,6 +8,7 @@ mod bench_export_web;
 mod bench_models;
 mod bench_pipeline;
 mod bench_serve;
+mod bench_shards;
 mod bench_studio;
 mod bench_train;
 mod bench_training_api;
@@ -31,7 +32,7 @@ struct Cli {
 enum Task {
     /// Run exactly what `.ci/run` runs: fmt check, clippy -D warnings, the tests.
     Ci,
-    /// Run a benchmark: `augment`, `crop`, `align`, `models`, `detectors`, `train`, `unknown`, `serve`, `pipeline`, `training-api`, `studio`, `export-web`.
+    /// Run a benchmark: `augment`, `crop`, `align`, `models`, `detectors`, `train`, `unknown`, `serve`, `pipeline`, `shards`, `training-api`, `studio`, `export-web`.
     Bench { what: String },
     /// Build the browser runtime `kao export --platform web` copies (kao-web for wasm32 with
     /// SIMD128, wasm-bindgen, the page) into <target>/export/web.
@@ -64,6 +65,7 @@ fn main() -> anyhow::Result<()> {
             "models" => bench_models::run(),
             "serve" => bench_serve::run(),
             "pipeline" => bench_pipeline::run(),
+            "shards" => bench_shards::run(),
             "training-api" => bench_training_api::run(),
             "studio" => bench_studio::run(),
             "crop" => bench_crop::run(),
@@ -71,7 +73,7 @@ fn main() -> anyhow::Result<()> {
             "detectors" => bench_detectors::run_standalone(),
             "export-web" => bench_export_web::run(),
             other => anyhow::bail!(
-                "unknown benchmark {other:?} (augment, crop, align, models, detectors, train, unknown, serve, pipeline, training-api, studio, export-web)"
+                "unknown benchmark {other:?} (augment, crop, align, models, detectors, train, unknown, serve, pipeline, shards, training-api, studio, export-web)"
             ),
         },
         Task::Web => {

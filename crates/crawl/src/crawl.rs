@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use futures_util::stream::{Stream, StreamExt};
-use kao_dataset::{read_manifest, Manifest, WorkDir};
+use kao_dataset::{ManifestFiles, WorkDir};
 use url::Url;
 
 use crate::downloads::Downloads;
@@ -71,11 +71,24 @@ pub async fn crawl(
     opts: &CrawlOptions,
     progress: Progress<'_>,
 ) -> Result<CrawlSummary> {
+    let manifest = ManifestFiles::single(work.raw_manifest());
+    crawl_into(work, &manifest, jobs, opts, progress).await
+}
+
+/// [`crawl`] with the records read from and appended to `manifest` (one shard's view of
+/// `raw/manifest.jsonl`: `kao_dataset::ShardDir::files`). Images still go to `raw/<tag>/`.
+pub async fn crawl_into(
+    work: &WorkDir,
+    manifest: &ManifestFiles,
+    jobs: &[TagJob],
+    opts: &CrawlOptions,
+    progress: Progress<'_>,
+) -> Result<CrawlSummary> {
     for job in jobs {
         kao_dataset::validate_tag(&job.tag)?;
     }
     let fetcher = Fetcher::new(opts)?;
-    let manifest = Arc::new(Manifest::<RawRecord>::open(&work.raw_manifest())?);
+    let appender = Arc::new(manifest.open::<RawRecord>()?);
     let downloads = Downloads::new(work.downloads())?;
     let ctx = Ctx {
         fetcher: &fetcher,
@@ -87,8 +100,8 @@ pub async fn crawl(
     let mut summary = CrawlSummary::default();
     for job in jobs {
         progress(&CrawlEvent::TagStarted { tag: &job.tag });
-        let records = read_manifest::<RawRecord>(&work.raw_manifest())?.records;
-        let mut store = Store::open(work, &job.tag, manifest.clone(), &records)?;
+        let records = manifest.read_records::<RawRecord>()?;
+        let mut store = Store::open(work, &job.tag, appender.clone(), &records)?;
         drop(records);
         for source in &job.sources {
             progress(&CrawlEvent::SourceStarted {
@@ -112,6 +125,18 @@ pub fn crawl_blocking(
     opts: &CrawlOptions,
     progress: Progress<'_>,
 ) -> Result<CrawlSummary> {
+    let manifest = ManifestFiles::single(work.raw_manifest());
+    crawl_blocking_into(work, &manifest, jobs, opts, progress)
+}
+
+/// [`crawl_into`] on a Tokio runtime of its own.
+pub fn crawl_blocking_into(
+    work: &WorkDir,
+    manifest: &ManifestFiles,
+    jobs: &[TagJob],
+    opts: &CrawlOptions,
+    progress: Progress<'_>,
+) -> Result<CrawlSummary> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -119,7 +144,7 @@ pub fn crawl_blocking(
             path: PathBuf::from("<tokio runtime>"),
             source: e,
         })?;
-    runtime.block_on(crawl(work, jobs, opts, progress))
+    runtime.block_on(crawl_into(work, manifest, jobs, opts, progress))
 }
 
 pub(crate) struct Ctx<'a> {

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+use kao_dataset::FileLock;
 use url::Url;
 
 use crate::archive::{self, ArchiveKind};
@@ -17,9 +18,17 @@ pub(crate) struct Downloads {
     resolved: tokio::sync::Mutex<HashMap<String, (PathBuf, String)>>,
 }
 
+/// Held while a process removes temp files from the folder or downloads into it, so that
+/// collect shards running at once download each archive once and never remove another's
+/// download in progress.
+const LOCK: &str = ".lock";
+
 impl Downloads {
     pub(crate) fn new(dir: PathBuf) -> Result<Self> {
-        remove_temp_files(&dir)?;
+        if dir.is_dir() {
+            let _lock = FileLock::acquire(&dir.join(LOCK))?;
+            remove_temp_files(&dir)?;
+        }
         Ok(Downloads {
             dir,
             resolved: tokio::sync::Mutex::new(HashMap::new()),
@@ -66,6 +75,10 @@ impl Downloads {
 
     async fn download(&self, ctx: &Ctx<'_>, url: &Url, sha256: Option<&str>) -> Result<PathBuf> {
         std::fs::create_dir_all(&self.dir).map_err(CrawlError::io(&self.dir))?;
+        let lock = self.dir.join(LOCK);
+        let _lock = tokio::task::spawn_blocking(move || FileLock::acquire(&lock))
+            .await
+            .map_err(|e| CrawlError::Config(e.to_string()))??;
         let stem = match sha256 {
             Some(s) => s.trim().to_ascii_lowercase(),
             None => format!(

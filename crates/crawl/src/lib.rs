@@ -14,7 +14,9 @@ mod sources;
 mod store;
 mod summary;
 
-pub use crawl::{crawl, crawl_blocking, no_progress, CrawlEvent, Progress};
+pub use crawl::{
+    crawl, crawl_blocking, crawl_blocking_into, crawl_into, no_progress, CrawlEvent, Progress,
+};
 pub use error::{CrawlError, Result};
 pub use options::{parse_duration, AddressFilter, CrawlOptions, MinSize};
 pub use record::{Outcome, RawRecord};

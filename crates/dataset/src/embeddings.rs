@@ -10,7 +10,11 @@ use sha2::{Digest, Sha256};
 
 use crate::error::Result;
 use crate::layout::WorkDir;
-use crate::manifest::{read_manifest, Manifest};
+use crate::manifest::Manifest;
+use crate::shard::{ManifestFiles, ShardDir};
+
+/// The cache's file in `cache/embeddings/<network>/`.
+const FILE: &str = "descriptors.jsonl";
 
 /// One line of `cache/embeddings/<network>/descriptors.jsonl`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -33,15 +37,28 @@ impl EmbeddingCache {
     }
 
     pub fn open_at(dir: &Path) -> Result<EmbeddingCache> {
-        let path: PathBuf = dir.join("descriptors.jsonl");
-        let read = read_manifest::<Entry>(&path)?;
-        let map = read
-            .records
+        let path: PathBuf = dir.join(FILE);
+        Self::open_files(&ManifestFiles::single(path))
+    }
+
+    /// The cache of network `network_id` as one shard sees it: the work dir's descriptors
+    /// and the shard's own, read as one; new ones go to the shard's part.
+    pub fn open_shard(
+        work: &WorkDir,
+        network_id: &str,
+        shard: &ShardDir,
+    ) -> Result<EmbeddingCache> {
+        Self::open_files(&shard.files(&work.embedding_cache(network_id).join(FILE)))
+    }
+
+    fn open_files(files: &ManifestFiles) -> Result<EmbeddingCache> {
+        let map = files
+            .read_records::<Entry>()?
             .into_iter()
             .map(|e| (e.key, e.descriptor))
             .collect();
         Ok(EmbeddingCache {
-            manifest: Manifest::open(&path)?,
+            manifest: files.open()?,
             map,
         })
     }

@@ -20,6 +20,9 @@ pub enum DatasetError {
     InvalidTag { name: String, reason: &'static str },
     #[error("{path}: not a folder")]
     NotADirectory { path: PathBuf },
+    /// Another process holds what this one needs (a shard being run or merged).
+    #[error("{path}: {message}")]
+    Busy { path: PathBuf, message: String },
 }
 
 impl DatasetError {

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 /// iterations/<n>/model.json, head.safetensors, metrics.json, report.html
 /// published.json   project.json   tags.json   prediction-key
 /// pipeline-state.json   pipeline-report.json
+/// shards/<stage>/<I>-of-<N>/    one shard's part files (see `ShardDir`)
+/// slurm/                        `kao pipeline --executor slurm`: scripts and task logs
 /// ```
 ///
 /// Every path under the work dir is named here and nowhere else.
@@ -100,6 +102,16 @@ impl WorkDir {
     /// The last pipeline run's report.
     pub fn pipeline_report(&self) -> PathBuf {
         self.root.join("pipeline-report.json")
+    }
+
+    /// Sharded stages' part files until they are merged (`kao_dataset::ShardDir`).
+    pub fn shards(&self) -> PathBuf {
+        self.root.join("shards")
+    }
+
+    /// `kao pipeline --executor slurm`'s batch scripts and task logs.
+    pub fn slurm(&self) -> PathBuf {
+        self.root.join("slurm")
     }
 
     /// Iteration numbers present on disk, ascending.

@@ -8,6 +8,7 @@ mod faces;
 mod item;
 mod layout;
 mod manifest;
+mod shard;
 mod splits;
 mod tree;
 
@@ -22,6 +23,10 @@ pub use faces::{
 pub use item::{validate_tag, Item};
 pub use layout::WorkDir;
 pub use manifest::{read_manifest, Manifest, ManifestRead};
+pub use shard::{
+    clear_merged, merge_shards, merged_shards, FileLock, ManifestFiles, MergedShard, Shard,
+    ShardDir, ShardRun,
+};
 pub use splits::{SplitPart, Splits};
 pub use tree::{
     list_tree, read_item, read_tree, walk_files, TreeFile, TreeList, TreeRead, Unreadable,

@@ -18,4 +18,4 @@ pub use describe::ChipDescriber;
 pub use error::{CropError, Result};
 pub use face::Face;
 pub use pick::{center_is_ambiguous, pick, pick_boxes};
-pub use stage::{crop_tree, CropSummary, TagSummary};
+pub use stage::{crop_tree, crop_tree_shard, shard_photos, CropSummary, TagSummary};

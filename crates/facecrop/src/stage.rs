@@ -14,8 +14,9 @@ use std::sync::mpsc::{sync_channel, Receiver};
 
 use image::{ImageEncoder, RgbImage};
 use kao_dataset::{
-    chip_key, list_tree, read_manifest, write_atomic, ChipRecord, EmbeddingCache, FaceRecord,
-    Manifest, RejectReason, RejectRecord, SourceRef, TreeFile, Unreadable, WorkDir,
+    chip_key, list_tree, write_atomic, ChipRecord, EmbeddingCache, FaceRecord, Manifest,
+    ManifestFiles, RejectReason, RejectRecord, ShardDir, SourceRef, TreeFile, TreeList, Unreadable,
+    WorkDir,
 };
 use kao_image::Limits;
 use rayon::prelude::*;
@@ -108,10 +109,34 @@ pub fn crop_tree(
     limits: &Limits,
     progress: &(dyn Fn() + Sync),
 ) -> Result<CropSummary> {
+    crop_tree_shard(work, source, cropper, limits, None, progress)
+}
+
+/// The photos of `source` that [`crop_tree_shard`] works on for `shard` (`None`: all).
+pub fn shard_photos(source: &Path, shard: Option<&ShardDir>) -> Result<TreeList> {
     let list = list_tree(source)?;
+    Ok(match shard {
+        Some(s) => list.into_shard(s.shard()),
+        None => list,
+    })
+}
+
+/// [`crop_tree`] of one shard's photos ([`shard_photos`]): chips go to `faces/` as always,
+/// their records to the shard's part of `faces/manifest.jsonl`, and photos already cropped
+/// there or in the work dir's manifest are reused.
+pub fn crop_tree_shard(
+    work: &WorkDir,
+    source: &Path,
+    cropper: &Cropper,
+    limits: &Limits,
+    shard: Option<&ShardDir>,
+    progress: &(dyn Fn() + Sync),
+) -> Result<CropSummary> {
+    let list = shard_photos(source, shard)?;
+    let records = ManifestFiles::of(work.faces_manifest(), shard);
     let settings = cropper.config().settings_hash();
-    let done = finished(work, &settings)?;
-    let manifest = Manifest::<FaceRecord>::open(&work.faces_manifest())?;
+    let done = finished(work, &records, &settings)?;
+    let manifest = records.open::<FaceRecord>()?;
     let mut summary = CropSummary {
         untagged: list
             .untagged
@@ -139,7 +164,10 @@ pub fn crop_tree(
     }
     let (cache, describe) = match cropper.describer() {
         Some(d) => {
-            let cache = EmbeddingCache::open(work, d.id())?;
+            let cache = match shard {
+                Some(s) => EmbeddingCache::open_shard(work, d.id(), s)?,
+                None => EmbeddingCache::open(work, d.id())?,
+            };
             let known = cache.keys().map(str::to_string).collect();
             (Some(cache), Some((d, known)))
         }
@@ -236,9 +264,10 @@ type DoneKey = (String, String);
 /// Photos already cropped with `settings`, and what they produced.
 fn finished(
     work: &WorkDir,
+    manifest: &ManifestFiles,
     settings: &str,
 ) -> Result<HashMap<DoneKey, (usize, Option<RejectReason>)>> {
-    let records = read_manifest::<FaceRecord>(&work.faces_manifest())?.records;
+    let records = manifest.read_records::<FaceRecord>()?;
     // Chip file names do not depend on the settings, so a run with other settings
     // overwrites the file: only a chip's latest record describes what is on disk.
     let mut latest: HashMap<&str, &str> = HashMap::new();

@@ -49,6 +49,8 @@ pub struct PipelineConfig {
     pub publish: PublishSection,
     #[serde(default)]
     pub serve: ServeSection,
+    #[serde(default)]
+    pub slurm: SlurmSection,
 }
 
 fn default_work() -> PathBuf {
@@ -234,6 +236,40 @@ pub struct ServeSection {
     pub concurrency: Option<usize>,
 }
 
+/// `[slurm]`: how `kao pipeline --executor slurm` submits the stages (docs/cluster.md).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlurmSection {
+    /// `sbatch --partition` (default: the cluster's default partition).
+    pub partition: Option<String>,
+    /// Tasks of the crop and descriptor arrays [default: 4]; collect has one per tag.
+    pub shards: Option<u32>,
+    /// `sbatch --cpus-per-task`: each task's threads.
+    pub cpus_per_task: Option<u32>,
+    /// `sbatch --mem`, e.g. `"4G"` (each task runs on one node).
+    pub mem_per_task: Option<String>,
+    /// `sbatch --time`, e.g. `"1:00:00"`.
+    pub time_limit: Option<String>,
+    /// More `sbatch` options, passed as given, e.g. `["--account=vision", "--qos=low"]`.
+    #[serde(default)]
+    pub sbatch_options: Vec<String>,
+    /// The `kao` binary the nodes run [default: the one running `kao pipeline`].
+    pub kao: Option<PathBuf>,
+    /// How often the jobs are polled [default: 5s].
+    #[serde(default, deserialize_with = "duration")]
+    pub poll: Option<Duration>,
+}
+
+impl SlurmSection {
+    pub fn shards(&self) -> u32 {
+        self.shards.unwrap_or(crate::slurm::DEFAULT_SHARDS).max(1)
+    }
+
+    pub fn poll(&self) -> Duration {
+        self.poll.unwrap_or(crate::slurm::DEFAULT_POLL)
+    }
+}
+
 fn parsed<'de, D, T>(d: D) -> std::result::Result<Option<T>, D::Error>
 where
     D: Deserializer<'de>,
@@ -319,6 +355,9 @@ impl PipelineConfig {
         if let Some(u) = &self.evaluate.unknown {
             self.evaluate.unknown = Some(rel(u));
         }
+        if let Some(k) = &self.slurm.kao {
+            self.slurm.kao = Some(rel(k));
+        }
         for tag in &mut self.tags {
             for source in &mut tag.sources {
                 match source {
@@ -401,6 +440,7 @@ impl PipelineConfig {
             evaluate: EvaluateSection::default(),
             publish: PublishSection::default(),
             serve: ServeSection::default(),
+            slurm: SlurmSection::default(),
         }
     }
 

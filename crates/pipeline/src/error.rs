@@ -21,6 +21,17 @@ pub enum PipelineError {
     Input { stage: Stage, message: String },
     #[error("{}: {message}", path.display())]
     State { path: PathBuf, message: String },
+    /// `--executor slurm` could not submit or follow the jobs, or a task failed twice.
+    /// (Boxed: a task failure names five things, and every `Result` of the crate carries
+    /// the enum's largest variant.)
+    #[error(transparent)]
+    Slurm(Box<crate::slurm::SlurmError>),
+}
+
+impl From<crate::slurm::SlurmError> for PipelineError {
+    fn from(e: crate::slurm::SlurmError) -> Self {
+        PipelineError::Slurm(Box::new(e))
+    }
 }
 
 impl PipelineError {

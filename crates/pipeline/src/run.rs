@@ -81,7 +81,30 @@ pub fn run(
             .get(&stage)
             .is_some_and(|s| s.fingerprint == fingerprint);
         let forced = options.force || options.from.is_some();
-        let row = if !in_range {
+        // Shards of the stage that finished (`kao collect|crop|embed --shard`) are merged
+        // here; when all of them ran on this fingerprint, they were the stage's run.
+        let sharded = if stage.is_sharded() && in_range {
+            crate::shard::take_complete(&work, stage, &fingerprint)?
+        } else {
+            if stage.is_sharded() {
+                kao_dataset::merge_shards(&work, stage.name())
+                    .map_err(crate::PipelineError::stage(stage))?;
+            }
+            None
+        };
+        let row = if let Some(row) = sharded {
+            events(Event::Started { stage });
+            state.stages.insert(
+                stage,
+                StageState {
+                    fingerprint,
+                    report: row.clone(),
+                    output: serde_json::Value::Null,
+                },
+            );
+            state.write(&path)?;
+            row
+        } else if !in_range {
             StageReport {
                 status: Status::Excluded,
                 ..recorded_row(&state, stage)

@@ -13,7 +13,8 @@ pub enum Stage {
     Crop,
     /// `splits.json`: train/validation/test, near-duplicates kept together.
     Split,
-    /// Augment the training chips and compute every descriptor (cached on disk).
+    /// Augment the training chips and compute every descriptor (cached on disk); its own
+    /// command is `kao embed`.
     Augment,
     /// Fit the head: a new iteration.
     Train,
@@ -33,6 +34,13 @@ impl Stage {
         Stage::Evaluate,
         Stage::Publish,
     ];
+
+    /// The stages that run in shards (`kao collect|crop|embed --shard I/N`).
+    pub const SHARDED: [Stage; 3] = [Stage::Collect, Stage::Crop, Stage::Augment];
+
+    pub fn is_sharded(self) -> bool {
+        Stage::SHARDED.contains(&self)
+    }
 
     pub fn name(self) -> &'static str {
         match self {
@@ -58,8 +66,12 @@ impl FromStr for Stage {
 
     fn from_str(s: &str) -> Result<Self, String> {
         let s = s.trim().to_ascii_lowercase();
-        // `crawl` is what the stage's own command is called.
-        let s = if s == "crawl" { "collect".into() } else { s };
+        // `crawl` and `embed` are what the stages' own commands are called.
+        let s = match s.as_str() {
+            "crawl" => "collect".into(),
+            "embed" => "augment".into(),
+            _ => s,
+        };
         Stage::ALL
             .into_iter()
             .find(|st| st.name() == s)

@@ -33,8 +33,8 @@ pub use metrics::{rejection_curve, Metrics, TagPerformance};
 pub use report::{describe_rule, write_report};
 pub use samples::{Rng, Samples};
 pub use train::{
-    describe_split, fit_head, train, DescribedSplit, Fitted, IterationMetrics, Timings,
-    TrainOutcome, METRICS_FILE, REPORT_FILE,
+    describe_split, describe_split_in, fit_head, train, DescribedSplit, Fitted, IterationMetrics,
+    Timings, TrainOutcome, METRICS_FILE, REPORT_FILE,
 };
 
 /// Progress of a long call, for a progress bar.

@@ -89,6 +89,20 @@ pub fn describe_split(
     progress: &mut dyn FnMut(Event),
 ) -> Result<DescribedSplit> {
     let mut cache = EmbeddingCache::open(work, embedder.id())?;
+    describe_split_in(&mut cache, work, data, embedder, config, progress)
+}
+
+/// [`describe_split`] through a cache the caller opened (one shard's:
+/// [`EmbeddingCache::open_shard`]).
+pub fn describe_split_in(
+    cache: &mut EmbeddingCache,
+    work: &WorkDir,
+    data: &Dataset,
+    embedder: &Embedder,
+    config: &TrainConfig,
+    progress: &mut dyn FnMut(Event),
+) -> Result<DescribedSplit> {
+    let cache = &mut *cache;
     let before = cache.len();
     let mut skipped = Vec::new();
     let mut part = |p: SplitPart, cache: &mut EmbeddingCache, skipped: &mut Vec<Skipped>| {
@@ -103,15 +117,15 @@ pub fn describe_split(
         skipped.extend(s);
         Ok::<_, TrainError>(d)
     };
-    let train = part(SplitPart::Train, &mut cache, &mut skipped)?;
-    let val = part(SplitPart::Val, &mut cache, &mut skipped)?;
-    let test = part(SplitPart::Test, &mut cache, &mut skipped)?;
+    let train = part(SplitPart::Train, cache, &mut skipped)?;
+    let val = part(SplitPart::Val, cache, &mut skipped)?;
+    let test = part(SplitPart::Test, cache, &mut skipped)?;
     let (augmented, s) = describe_augmented(
         &data.items(SplitPart::Train),
         &config.augment_preset.params(),
         config.seed,
         config.augmentations,
-        &mut cache,
+        cache,
         embedder,
         config.embed_batch,
         progress,

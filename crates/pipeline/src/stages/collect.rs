@@ -3,6 +3,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use kao_crawl::{CrawlEvent, Source};
+use kao_dataset::{ManifestFiles, ShardDir};
 
 use super::Ctx;
 use crate::error::{PipelineError, Result};
@@ -46,8 +47,24 @@ pub fn outputs_exist(ctx: &Ctx) -> bool {
 }
 
 pub fn run(ctx: &Ctx) -> Result<(StageReport, serde_json::Value)> {
+    Ok((run_in(ctx, None)?, serde_json::Value::Null))
+}
+
+/// The stage, or one shard of it: the shard's tags (sorted by name, round robin), their
+/// records to the shard's part of `raw/manifest.jsonl`.
+pub fn run_in(ctx: &Ctx, shard: Option<&ShardDir>) -> Result<StageReport> {
     // Tags and local sources were checked by `PipelineConfig::validate` before the run.
-    let jobs = ctx.config.jobs();
+    let mut jobs = ctx.config.jobs();
+    if let Some(s) = shard {
+        jobs.sort_by(|a, b| a.tag.cmp(&b.tag));
+        jobs = jobs
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| s.shard().holds_index(*i))
+            .map(|(_, j)| j)
+            .collect();
+    }
+    let manifest = ManifestFiles::of(ctx.work.raw_manifest(), shard);
     let options = ctx.config.crawl_options();
     let found = AtomicU64::new(0);
     let settled = AtomicU64::new(0);
@@ -71,7 +88,7 @@ pub fn run(ctx: &Ctx) -> Result<(StageReport, serde_json::Value)> {
             total: total.max(done),
         });
     };
-    let summary = kao_crawl::crawl_blocking(&ctx.work, &jobs, &options, &progress)
+    let summary = kao_crawl::crawl_blocking_into(&ctx.work, &manifest, &jobs, &options, &progress)
         .map_err(PipelineError::stage(STAGE))?;
     let mut report = StageReport::new(STAGE);
     let mut fresh = 0;
@@ -108,7 +125,7 @@ pub fn run(ctx: &Ctx) -> Result<(StageReport, serde_json::Value)> {
         summary.tags.len(),
         summary.tags.iter().map(|t| t.skipped).sum::<usize>()
     );
-    Ok((report, serde_json::Value::Null))
+    Ok(report)
 }
 
 /// Why `tag` has no photo, naming its folders (or its other sources) and what this run

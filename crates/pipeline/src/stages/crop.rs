@@ -5,7 +5,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use kao_facecrop::{crop_tree, Cropper, FaceNets};
+use kao_dataset::ShardDir;
+use kao_facecrop::{crop_tree_shard, shard_photos, Cropper, FaceNets};
 use kao_image::Limits;
 use kao_infer::Embedder;
 
@@ -29,8 +30,14 @@ pub fn outputs_exist(ctx: &Ctx) -> bool {
 }
 
 pub fn run(ctx: &Ctx) -> Result<(StageReport, serde_json::Value)> {
+    Ok((run_in(ctx, None)?, serde_json::Value::Null))
+}
+
+/// The stage, or one shard of it: the photos whose content id falls in the shard, their
+/// records to the shard's part of `faces/manifest.jsonl`.
+pub fn run_in(ctx: &Ctx, shard: Option<&ShardDir>) -> Result<StageReport> {
     let raw = ctx.work.raw();
-    let total = kao_dataset::list_tree(&raw)
+    let total = shard_photos(&raw, shard)
         .map_err(PipelineError::stage(STAGE))?
         .len() as u64;
     let nets = FaceNets::load(&candle_core::Device::Cpu).map_err(PipelineError::stage(STAGE))?;
@@ -50,8 +57,15 @@ pub fn run(ctx: &Ctx) -> Result<(StageReport, serde_json::Value)> {
             total,
         });
     };
-    let summary = crop_tree(&ctx.work, &raw, &cropper, &Limits::default(), &progress)
-        .map_err(PipelineError::stage(STAGE))?;
+    let summary = crop_tree_shard(
+        &ctx.work,
+        &raw,
+        &cropper,
+        &Limits::default(),
+        shard,
+        &progress,
+    )
+    .map_err(PipelineError::stage(STAGE))?;
     let mut report = StageReport::new(STAGE);
     report.items_in = summary.photos();
     report.items_out = summary.chips();
@@ -62,5 +76,5 @@ pub fn run(ctx: &Ctx) -> Result<(StageReport, serde_json::Value)> {
     }
     let reused: usize = summary.tags.values().map(|t| t.reused).sum();
     report.note = format!("photos → chips; {reused} photos reused from an earlier run");
-    Ok((report, serde_json::Value::Null))
+    Ok(report)
 }
