@@ -16,7 +16,8 @@ use std::time::Duration;
 use anyhow::{ensure, Context};
 use kao_dataset::WorkDir;
 use kao_export::{ExportRequest, Platform, Selection};
-use kao_harness::{Chromium, ChromiumOptions, StaticServer};
+use kao_harness::StaticServer;
+use kao_webdriver::{Browser, Options};
 use serde_json::{json, Value};
 
 const PEOPLE: [&str; 3] = ["Colin_Powell", "Donald_Rumsfeld", "Tony_Blair"];
@@ -91,7 +92,7 @@ async fn drive(
     photos: &[String],
 ) -> anyhow::Result<Timings> {
     ensure!(
-        Chromium::installed(),
+        kao_webdriver::available(),
         "needs Debian's chromium and chromium-driver"
     );
     let server = StaticServer::start(&[
@@ -101,31 +102,33 @@ async fn drive(
         ("/photos/", lfw5),
     ])
     .await?;
-    let browser = Chromium::start(&ChromiumOptions {
+    let browser = Browser::start_with(&Options {
+        width: 1280,
+        height: 900,
         only_origin: Some(server.addr().to_string()),
-        ..ChromiumOptions::default()
+        ..Options::default()
     })
-    .await?;
-    browser.goto(&server.url("/bench/bench.html")).await?;
+    .await;
+    browser.open(&server.url("/bench/bench.html")).await;
     browser
         .wait_for("body[data-ready]", Duration::from_secs(60))
-        .await?;
+        .await;
     let load = browser
-        .execute("return window.bench.load()", json!([]))
-        .await?;
+        .script("return window.bench.load()", json!([]))
+        .await;
     eprintln!("loaded: {load}");
     let kao = browser
-        .execute(
+        .script(
             "return window.bench.kao(arguments[0], arguments[1])",
             json!([photos, WARMUP]),
         )
-        .await?;
+        .await;
     let faceapi = browser
-        .execute(
+        .script(
             "return window.bench.faceapi(arguments[0], arguments[1], arguments[2])",
             json!([photos, WARMUP, TINY_INPUT]),
         )
-        .await?;
+        .await;
     browser.quit().await;
     let ms = |v: &Value| -> Vec<f64> {
         v["ms"]

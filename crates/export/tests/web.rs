@@ -16,8 +16,9 @@ use base64::Engine;
 use common::trained::{lfw, trained, PEOPLE, PHOTOS_PER_PERSON, PUBLISHED};
 use kao_dataset::WorkDir;
 use kao_export::{ExportRequest, Platform, Selection};
-use kao_harness::{Chromium, ChromiumOptions, StaticServer};
+use kao_harness::StaticServer;
 use kao_infer::{FacePrediction, Predictor};
+use kao_webdriver::{Browser, Options};
 use serde_json::{json, Value};
 
 /// Held-back photos per person (numbers after the training ones).
@@ -137,12 +138,7 @@ const IDENTIFY_PIXELS: &str = "const [data, width, height] = arguments;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn exported_page_answers_as_native_offline_from_files_and_camera() {
-    if !Chromium::installed() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "chromium and chromedriver are required under CI (apt-get install chromium chromium-driver)"
-        );
-        eprintln!("skipping: chromium or chromedriver not installed");
+    if !kao_webdriver::available() {
         return;
     }
     let Some(work_path) = trained() else { return };
@@ -186,19 +182,19 @@ async fn exported_page_answers_as_native_offline_from_files_and_camera() {
         y4m(&lfw(camera_person, PHOTOS_PER_PERSON + 20)),
     )
     .unwrap();
-    let browser = Chromium::start(&ChromiumOptions {
+    let browser = Browser::start_with(&Options {
+        width: 1280,
+        height: 900,
         fake_camera: Some(camera_file),
         only_origin: Some(server.addr().to_string()),
         args: Vec::new(),
     })
-    .await
-    .expect("start chromium");
+    .await;
 
-    browser.goto(&server.url("/")).await.unwrap();
+    browser.open(&server.url("/")).await;
     browser
         .wait_for("body[data-ready]", Duration::from_secs(120))
-        .await
-        .unwrap_or_else(|e| panic!("page never ready: {e}; server saw {:?}", server.requests()));
+        .await;
 
     // Every photo three ways: as a file (a Blob: Kao's decoder, in the browser), as an
     // <img> (the browser's JPEG decoder), and as the native decoder's pixels (ImageData).
@@ -212,18 +208,16 @@ async fn exported_page_answers_as_native_offline_from_files_and_camera() {
         let decoded = kao_image::decode(&bytes, &kao_image::Limits::default()).unwrap();
         let faces = native.predict(&decoded.image).unwrap();
         let answer = browser
-            .execute(IDENTIFY_BYTES, json!([b64(&bytes), "image/jpeg"]))
-            .await
-            .unwrap_or_else(|e| panic!("{what}: {e}"));
+            .script(IDENTIFY_BYTES, json!([b64(&bytes), "image/jpeg"]))
+            .await;
         let (worst, flips) = compare(&what, &answer, &faces);
         assert_eq!(flips, 0, "{what}: file, different unknown flag");
         worst_file = worst_file.max(worst);
         assert_eq!(answer["project"], summary.info.project);
         assert_eq!(answer["iteration"], summary.info.iteration_id);
         let answer = browser
-            .execute(IDENTIFY_IMG, json!([b64(&bytes), "image/jpeg"]))
-            .await
-            .unwrap_or_else(|e| panic!("{what} (img): {e}"));
+            .script(IDENTIFY_IMG, json!([b64(&bytes), "image/jpeg"]))
+            .await;
         let (worst, flips) = compare(&what, &answer, &faces);
         worst_img = worst_img.max(worst);
         flips_img += flips;
@@ -234,9 +228,8 @@ async fn exported_page_answers_as_native_offline_from_files_and_camera() {
             .collect();
         let (w, h) = decoded.image.dimensions();
         let answer = browser
-            .execute(IDENTIFY_PIXELS, json!([b64(&rgba), w, h]))
-            .await
-            .unwrap_or_else(|e| panic!("{what} (native pixels): {e}"));
+            .script(IDENTIFY_PIXELS, json!([b64(&rgba), w, h]))
+            .await;
         let (worst, flips) = compare(&what, &answer, &faces);
         assert_eq!(flips, 0, "{what}: same pixels, different unknown flag");
         worst_pixels = worst_pixels.max(worst);
@@ -253,51 +246,46 @@ async fn exported_page_answers_as_native_offline_from_files_and_camera() {
 
     // The page itself: a photo chosen with the file input gets a named box.
     let chosen = lfw("Colin_Powell", PHOTOS_PER_PERSON + 5);
-    let input = &browser.find_all("#file").await.unwrap()[0];
+    let input = &browser.find_all("#file").await[0];
     browser
         .send_keys(input, &chosen.display().to_string())
-        .await
-        .unwrap();
+        .await;
     let boxes = browser
         .wait_for("figure.photo.done .box", Duration::from_secs(60))
-        .await
-        .unwrap();
-    let label = browser.text(&boxes[0]).await.unwrap();
+        .await;
+    let label = browser.text(&boxes[0]).await;
     assert!(label.starts_with("Colin_Powell "), "{label}");
-    let shot = browser.screenshot().await.unwrap();
+    let shot = browser.screenshot().await;
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("kao-export-web");
     std::fs::create_dir_all(&shots).unwrap();
     std::fs::write(shots.join("page.png"), &shot).unwrap();
     eprintln!("screenshot: {}", shots.join("page.png").display());
 
     // The camera: the fake device plays a still of a known person.
-    let toggle = &browser.find_all("#camera-toggle").await.unwrap()[0];
-    browser.click(toggle).await.unwrap();
+    let toggle = &browser.find_all("#camera-toggle").await[0];
+    browser.click(toggle).await;
     let named = browser
         .wait_for("#camera.done .box[data-tag]", Duration::from_secs(60))
-        .await
-        .unwrap();
+        .await;
     let tag = browser
-        .execute(
+        .script(
             "return [...document.querySelectorAll('#camera .box')].map((b) => b.dataset.tag)",
             json!([]),
         )
-        .await
-        .unwrap();
+        .await;
     assert!(!named.is_empty());
     assert_eq!(tag, json!([camera_person]), "camera faces");
-    browser.click(toggle).await.unwrap();
+    browser.click(toggle).await;
 
     // Offline except for its own origin: everything it loaded came from there, and
     // anything else (another loopback port, the internet) is unreachable.
     let origin = server.url("");
     let loaded = browser
-        .execute(
+        .script(
             "return performance.getEntriesByType('resource').map((e) => e.name)",
             json!([]),
         )
-        .await
-        .unwrap();
+        .await;
     for url in loaded.as_array().unwrap() {
         let url = url.as_str().unwrap();
         assert!(
@@ -307,7 +295,7 @@ async fn exported_page_answers_as_native_offline_from_files_and_camera() {
     }
     let reach = "return fetch(arguments[0]).then(() => 'reached', (e) => 'blocked')";
     for url in [elsewhere.url("/"), "http://example.com/".to_string()] {
-        let got = browser.execute(reach, json!([url])).await.unwrap();
+        let got = browser.script(reach, json!([url])).await;
         assert_eq!(got, "blocked", "{url}");
     }
     assert!(elsewhere.requests().is_empty());

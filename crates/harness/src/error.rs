@@ -9,21 +9,12 @@ pub enum HarnessError {
     },
     #[error("{command}: {message}")]
     Command { command: String, message: String },
-    #[error("WebDriver {what}: {message}")]
-    WebDriver { what: String, message: String },
 }
 
 impl HarnessError {
     pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> HarnessError {
         let path = path.into();
         move |source| HarnessError::Io { path, source }
-    }
-
-    pub(crate) fn webdriver(what: impl Into<String>, message: impl ToString) -> HarnessError {
-        HarnessError::WebDriver {
-            what: what.into(),
-            message: message.to_string(),
-        }
     }
 }
 

@@ -1,6 +1,6 @@
 #![doc = include_str!("../README.md")]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use base64::Engine;
@@ -51,9 +51,48 @@ pub struct Browser {
     chromedriver: tokio::process::Child,
 }
 
+/// How to start the browser: [`Browser::start_with`].
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The page's size in CSS pixels.
+    pub width: u32,
+    pub height: u32,
+    /// A Y4M or MJPEG file Chromium's fake camera plays (`getUserMedia` is granted without
+    /// asking).
+    pub fake_camera: Option<PathBuf>,
+    /// Only this origin (`127.0.0.1:PORT`) is reachable: every other request goes to a
+    /// proxy that is not there, and host names do not resolve.
+    pub only_origin: Option<String>,
+    /// More command-line switches.
+    pub args: Vec<String>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            width: 1280,
+            height: 800,
+            fake_camera: None,
+            only_origin: None,
+            args: Vec::new(),
+        }
+    }
+}
+
 impl Browser {
     /// Starts chromedriver and a headless Chromium whose page is `width`×`height` CSS pixels.
     pub async fn start(width: u32, height: u32) -> Browser {
+        Browser::start_with(&Options {
+            width,
+            height,
+            ..Options::default()
+        })
+        .await
+    }
+
+    /// Starts chromedriver and a headless Chromium as `options` say.
+    pub async fn start_with(options: &Options) -> Browser {
+        let (width, height) = (options.width, options.height);
         let port = free_port();
         let chromedriver = tokio::process::Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
@@ -82,7 +121,7 @@ impl Browser {
         }
         assert!(ready, "chromedriver did not become ready");
         let profile = tempfile::tempdir().unwrap();
-        let args = [
+        let mut args = vec![
             "--headless".to_string(),
             "--no-sandbox".into(),
             "--disable-gpu".into(),
@@ -95,6 +134,23 @@ impl Browser {
             format!("--window-size={width},{height}"),
             format!("--user-data-dir={}", profile.path().display()),
         ];
+        if let Some(camera) = &options.fake_camera {
+            args.extend([
+                "--use-fake-ui-for-media-stream".to_string(),
+                "--use-fake-device-for-media-stream".into(),
+                format!("--use-file-for-fake-video-capture={}", camera.display()),
+            ]);
+        }
+        if let Some(origin) = &options.only_origin {
+            // Loopback normally bypasses a proxy; `<-loopback>` takes that away, and the
+            // page's own origin is put back as the one exception.
+            args.extend([
+                "--proxy-server=http://127.0.0.1:9".to_string(),
+                format!("--proxy-bypass-list=<-loopback>;{origin}"),
+                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1".into(),
+            ]);
+        }
+        args.extend(options.args.iter().cloned());
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:loggingPrefs": {"browser": "ALL"},
@@ -113,6 +169,9 @@ impl Browser {
             .as_str()
             .unwrap()
             .to_string();
+        // Pages that run a network for seconds answer a script call late.
+        b.post("/timeouts", json!({"script": 600_000, "pageLoad": 120_000}))
+            .await;
         b.viewport(width, height).await;
         b
     }
