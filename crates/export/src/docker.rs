@@ -75,21 +75,7 @@ pub(crate) fn export(
         &root.join("README.md"),
         readme(&info, &name, &image).as_bytes(),
     )?;
-    crate::write_info(root, &info)?;
-    let files = staging.commit()?;
-    let zip = if request.zip {
-        let path = request.out.with_extension("zip");
-        output::zip_folder(&request.out, &files, &path)?;
-        Some(path)
-    } else {
-        None
-    };
-    Ok(ExportSummary {
-        info,
-        dir: request.out.clone(),
-        zip,
-        files,
-    })
+    crate::finish(staging, request, info)
 }
 
 #[cfg(unix)]

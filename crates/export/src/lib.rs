@@ -6,7 +6,7 @@ mod error;
 mod output;
 mod web;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use kao_dataset::WorkDir;
 use serde::{Deserialize, Serialize};
@@ -207,7 +207,26 @@ fn info(
     }
 }
 
-fn write_info(dir: &Path, info: &ExportInfo) -> Result<()> {
-    kao_dataset::write_atomic_json(&dir.join(EXPORT_FILE), info)?;
-    Ok(())
+/// Both platforms' last steps: `export.json` into the staged folder, the folder renamed
+/// into place, and the zip when asked for.
+fn finish(
+    staging: output::Staging,
+    request: &ExportRequest,
+    info: ExportInfo,
+) -> Result<ExportSummary> {
+    kao_dataset::write_atomic_json(&staging.dir().join(EXPORT_FILE), &info)?;
+    let files = staging.commit()?;
+    let zip = if request.zip {
+        let path = request.out.with_extension("zip");
+        output::zip_folder(&request.out, &files, &path)?;
+        Some(path)
+    } else {
+        None
+    };
+    Ok(ExportSummary {
+        info,
+        dir: request.out.clone(),
+        zip,
+        files,
+    })
 }

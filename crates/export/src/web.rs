@@ -58,21 +58,7 @@ pub(crate) fn export(
     }
     bundle.write(&staging.dir().join(MODEL_DIR))?;
     kao_dataset::write_atomic(&staging.dir().join("README.md"), readme(&info).as_bytes())?;
-    crate::write_info(staging.dir(), &info)?;
-    let files = staging.commit()?;
-    let zip = if request.zip {
-        let path = request.out.with_extension("zip");
-        output::zip_folder(&request.out, &files, &path)?;
-        Some(path)
-    } else {
-        None
-    };
-    Ok(ExportSummary {
-        info,
-        dir: request.out.clone(),
-        zip,
-        files,
-    })
+    crate::finish(staging, request, info)
 }
 
 fn check_runtime(dir: &Path) -> Result<()> {
