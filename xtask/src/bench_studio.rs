@@ -12,7 +12,6 @@
 //!
 //! Prints a Markdown table for `docs/benchmarks.md`.
 
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context};
@@ -58,37 +57,13 @@ impl Api {
     }
 }
 
-/// Every photo of the folders under `dir`: (person folder, path), sorted.
-fn photos(dir: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
-    let mut out = Vec::new();
-    let mut people: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_dir())
-        .collect();
-    people.sort();
-    for p in people {
-        let name = p
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&p)?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|f| f.is_file())
-            .collect();
-        files.sort();
-        out.extend(files.into_iter().map(|f| (name.clone(), f)));
-    }
-    Ok(out)
-}
-
 /// 5,000 distinct photos: the shared LFW photos as they are, then mirrored, then
 /// re-encoded, until there are enough (each variant has other bytes, so it is a new image
 /// to the server, as a real collection of 5,000 would be).
 fn five_thousand() -> anyhow::Result<Vec<Vec<u8>>> {
     let mut sources = Vec::new();
     for set in ["lfw5", "lfw_dev20", "lfw_strangers"] {
-        sources.extend(photos(&crate::datasets::dataset(set)?)?);
+        sources.extend(crate::datasets::photos(&crate::datasets::dataset(set)?)?);
     }
     let mut out = Vec::with_capacity(PHOTOS);
     for variant in 0.. {
@@ -245,7 +220,7 @@ pub fn run() -> anyhow::Result<()> {
         eprintln!("first screen: cold {cold:.0} ms, warm {warm:?} ms; scroll middle {middle:.0} ms, end {end:.0} ms");
 
         // ---- lfw5 through the page and through the API ----
-        let all = photos(&lfw5)?;
+        let all = crate::datasets::photos(&lfw5)?;
         let mut page_s = Vec::new();
         let mut api_s = Vec::new();
         for run in 0..RUNS {

@@ -5,7 +5,6 @@
 //! latency of the performance route at thresholds it has not answered before. Prints a
 //! Markdown table for `docs/benchmarks.md`.
 
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context};
@@ -46,28 +45,6 @@ impl Api {
         }
         self.call(r).await
     }
-}
-
-fn photos(dir: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
-    let mut out = Vec::new();
-    let mut people: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_dir())
-        .collect();
-    people.sort();
-    for p in people {
-        let name = p
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&p)?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .collect();
-        files.sort();
-        out.extend(files.into_iter().map(|f| (name.clone(), f)));
-    }
-    Ok(out)
 }
 
 /// Uploads `entries` (bytes, tag id) with `clients` clients at once; returns photos/s.
@@ -118,7 +95,7 @@ pub fn run() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let all = photos(&lfw5)?;
+    let all = crate::datasets::photos(&lfw5)?;
 
     let (upload_1, upload_4, api_train_s, threshold_ms, first_ms, iteration) =
         runtime.block_on(async {
