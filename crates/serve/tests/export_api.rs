@@ -14,25 +14,13 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use common::data::{lfw, shared};
-use common::server::{client, start_root, Running, TRAINING_KEY};
+use common::server::{client, start_root, Running};
 use kao_serve::{ExportTools, ServeConfig};
 use serde_json::{json, Value};
 
 async fn call(server: &Running, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
     let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut r = client()
-        .request(
-            method,
-            server.url(&format!("/customvision/v3.3/training{path}")),
-        )
-        .header("Training-Key", TRAINING_KEY);
-    if let Some(b) = body {
-        r = r.json(&b);
-    }
-    let r = r.send().await.unwrap();
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    server.training(method, path, body).await
 }
 
 async fn ok(server: &Running, method: &str, path: &str, body: Option<Value>) -> Value {

@@ -9,38 +9,17 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::data::shared;
-use common::server::{client, start_root, Running, KEY, TRAINING_KEY};
+use common::server::{client, start_root, Running, KEY};
 use serde_json::{json, Value};
 
-async fn call(
-    server: &Running,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut r = client()
-        .request(
-            method,
-            server.url(&format!("/customvision/v3.3/training{path}")),
-        )
-        .header("Training-Key", TRAINING_KEY);
-    if let Some(b) = body {
-        r = r.json(&b);
-    }
-    let r = r.send().await.unwrap();
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
 async fn get(server: &Running, path: &str) -> Value {
-    let (status, v) = call(server, reqwest::Method::GET, path, None).await;
+    let (status, v) = server.training(reqwest::Method::GET, path, None).await;
     assert_eq!(status, 200, "{path}: {v}");
     v
 }
 
 async fn post(server: &Running, path: &str, body: Option<Value>) -> (u16, Value) {
-    call(server, reqwest::Method::POST, path, body).await
+    server.training(reqwest::Method::POST, path, body).await
 }
 
 /// A site on loopback with one page showing three photos of a person.
@@ -210,13 +189,13 @@ async fn server_limits_and_crawl_jobs() {
         "jobs of this server's life, newest first"
     );
     assert_eq!(list[1]["id"], id.as_str());
-    let (status, _) = call(
-        &server,
-        reqwest::Method::GET,
-        &format!("/projects/{project}/crawls/{}", uuid_like()),
-        None,
-    )
-    .await;
+    let (status, _) = server
+        .training(
+            reqwest::Method::GET,
+            &format!("/projects/{project}/crawls/{}", uuid_like()),
+            None,
+        )
+        .await;
     assert_eq!(status, 404);
     // The staging work dirs are gone.
     let staging = root

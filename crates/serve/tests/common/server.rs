@@ -31,6 +31,32 @@ impl Running {
         ))
     }
 
+    /// A Training API (v3.3) call with the Training-Key: the status and the JSON body
+    /// (`Null` when the body is not JSON).
+    pub async fn training(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut r = client()
+            .request(
+                method,
+                self.url(&format!("/customvision/v3.3/training{path}")),
+            )
+            .header("Training-Key", TRAINING_KEY);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let r = r.send().await.unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
     /// Asks for a graceful stop and waits until the server has finished.
     pub async fn stop(mut self) {
         if let Some(tx) = self.stop.take() {
