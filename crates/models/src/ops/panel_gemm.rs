@@ -275,11 +275,23 @@ pub unsafe fn conv_columns(
             return;
         }
     }
+    // SAFETY: as above (SIMD128, when compiled in, is on for the whole build).
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    unsafe {
+        super::panel_gemm_simd128::conv_columns(w, row0, n_rows, c, epilogue, residual, out)
+    };
     // SAFETY: as above.
-    unsafe { conv_columns_generic(w, row0, n_rows, c, epilogue, residual, out) }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    unsafe {
+        conv_columns_generic(w, row0, n_rows, c, epilogue, residual, out)
+    }
 }
 
 /// The same sums, in the same order, without SIMD.
+#[cfg_attr(
+    all(target_arch = "wasm32", target_feature = "simd128"),
+    allow(dead_code)
+)]
 unsafe fn conv_columns_generic(
     w: &PackedWeights,
     row0: usize,

@@ -1,6 +1,7 @@
-//! [`super::panel_gemm::multiply_into`] for WebAssembly SIMD128 (the browser build).
+//! [`super::panel_gemm::multiply_into`] and [`super::panel_gemm::conv_columns`] for
+//! WebAssembly SIMD128 (the browser build).
 //!
-//! The same blocking as the AVX2 kernel: one panel of 16 output rows (four 4-float
+//! The same blocking as the AVX2 kernels: one panel of 16 output rows (four 4-float
 //! vectors) against a few columns of `B` at a time, each step broadcasting one activation
 //! per column against the panel's 16 weights, sums in registers until the end of a depth
 //! block. WebAssembly has no fused multiply-add, so each step is a multiply then an add
@@ -9,7 +10,8 @@
 
 use std::arch::wasm32::*;
 
-use super::panel_gemm::{PackedWeights, DEPTH_BLOCK, PANEL};
+use super::panel_gemm::{ConvColumns, PackedWeights, RowEpilogue, Segment, DEPTH_BLOCK, PANEL};
+use super::Activation;
 
 /// Columns per microkernel call: 3 × 4 accumulators plus a broadcast and a product fit
 /// the 16 vector registers of an x86-64 host (the weights are read as memory operands).
@@ -111,6 +113,133 @@ unsafe fn tile<const P: usize>(step: &Step, b: *const f32, out: *mut f32) {
     for c in 0..live {
         for (i, column) in sums.iter().enumerate() {
             *out.add(c * ldo + i) = column[c];
+        }
+    }
+}
+
+/// # Safety
+/// As [`super::panel_gemm::conv_columns`], whose checks have run.
+pub(super) unsafe fn conv_columns(
+    w: &PackedWeights,
+    row0: usize,
+    n_rows: usize,
+    c: &ConvColumns,
+    epilogue: &RowEpilogue,
+    residual: Option<*const f32>,
+    out: *mut f32,
+) {
+    let n_cols = c.col_in.len();
+    for r in (row0..row0 + n_rows).step_by(PANEL) {
+        let tile = ConvTile {
+            panel: w.panel(r / PANEL).as_ptr(),
+            input: c.input.as_ptr(),
+            segments: c.segments,
+            step: c.step,
+            row: r,
+            live: (row0 + n_rows - r).min(PANEL),
+            row_stride: c.row_stride,
+            epilogue,
+            residual,
+            out,
+        };
+        let mut j = 0;
+        while j + COLUMNS <= n_cols {
+            conv_tile::<COLUMNS>(&tile, &c.col_in[j..], &c.col_out[j..]);
+            j += COLUMNS;
+        }
+        let (col_in, col_out) = (&c.col_in[j..], &c.col_out[j..]);
+        match n_cols - j {
+            1 => conv_tile::<1>(&tile, col_in, col_out),
+            2 => conv_tile::<2>(&tile, col_in, col_out),
+            _ => {}
+        }
+    }
+}
+
+/// One panel of a convolution, shared by its column tiles.
+struct ConvTile<'a> {
+    panel: *const f32,
+    input: *const f32,
+    segments: &'a [Segment],
+    step: usize,
+    /// The panel's first output row.
+    row: usize,
+    live: usize,
+    row_stride: usize,
+    epilogue: &'a RowEpilogue,
+    residual: Option<*const f32>,
+    out: *mut f32,
+}
+
+/// `P` columns × one panel over the whole depth: each step broadcasts `P` input values
+/// (one per column, from the column's own base) against the panel's 16 weights; then the
+/// epilogue on the sums in registers (channels are the lanes) and one store per value.
+// The store walks the sums by row (channel) across columns: a transposition.
+#[allow(clippy::needless_range_loop)]
+#[inline(always)]
+unsafe fn conv_tile<const P: usize>(t: &ConvTile, col_in: &[usize], col_out: &[usize]) {
+    let mut base = [t.input; P];
+    for i in 0..P {
+        base[i] = t.input.add(col_in[i]);
+    }
+    let mut acc = [[f32x4_splat(0.0); 4]; P];
+    let mut wk = t.panel;
+    for s in t.segments {
+        let mut off = s.offset;
+        for _ in 0..s.len {
+            let w = [0, 1, 2, 3].map(|q| v128_load(wk.add(4 * q) as *const v128));
+            for i in 0..P {
+                let a = f32x4_splat(*base[i].add(off));
+                for q in 0..4 {
+                    acc[i][q] = f32x4_add(acc[i][q], f32x4_mul(a, w[q]));
+                }
+            }
+            wk = wk.add(PANEL);
+            off += t.step;
+        }
+    }
+    let e = t.epilogue;
+    let lane = |v: &[f32], q: usize| v128_load(v.as_ptr().add(t.row + 4 * q) as *const v128);
+    let zero = f32x4_splat(0.0);
+    let mut sums = [[0f32; PANEL]; P];
+    for q in 0..4 {
+        let (b, s, h) = (lane(&e.bias, q), lane(&e.scale, q), lane(&e.shift, q));
+        for i in 0..P {
+            let v = f32x4_add(f32x4_mul(f32x4_add(acc[i][q], b), s), h);
+            let v = match e.activation {
+                Activation::Identity => v,
+                Activation::Relu => f32x4_pmax(v, zero),
+                Activation::Relu6 => f32x4_pmin(f32x4_pmax(v, zero), f32x4_splat(6.0)),
+                Activation::Leaky => {
+                    let m = f32x4_mul(v, f32x4_splat(0.1));
+                    f32x4_add(f32x4_pmax(f32x4_sub(v, m), zero), m)
+                }
+            };
+            v128_store(sums[i].as_mut_ptr().add(4 * q) as *mut v128, v);
+        }
+    }
+    // Column i of row r goes to out[at[i] + r·row_stride].
+    let mut at = [0usize; P];
+    for i in 0..P {
+        at[i] = col_out[i] + t.row * t.row_stride;
+    }
+    match t.residual {
+        None => {
+            for r in 0..t.live {
+                let dst = t.out.add(r * t.row_stride);
+                for i in 0..P {
+                    *dst.add(at[i]) = sums[i][r];
+                }
+            }
+        }
+        Some(res) => {
+            for r in 0..t.live {
+                let (dst, res) = (t.out.add(r * t.row_stride), res.add(r * t.row_stride));
+                for i in 0..P {
+                    let v = sums[i][r] + *res.add(at[i]);
+                    *dst.add(at[i]) = if v > 0.0 { v } else { 0.0 };
+                }
+            }
         }
     }
 }
