@@ -5,7 +5,7 @@ use candle_core::{Module, Tensor};
 use candle_nn::VarBuilder;
 
 use crate::error::Result;
-use crate::ops::{Activation, Conv2d, DepthwiseConv2d, Padding, PointwiseConv2d};
+use crate::ops::{Activation, Conv2d, DepthwiseConv2d, Epilogue, Padding, PointwiseConv2d};
 
 /// A depthwise 3×3 `'same'` conv, then a 1×1 conv + bias (`tf.separableConv2d` + bias).
 #[derive(Debug, Clone)]
@@ -27,6 +27,14 @@ pub(crate) fn separable_conv(
         depthwise: DepthwiseConv2d::from_hwc1(&depthwise, None, stride, Padding::Same)?,
         pointwise: PointwiseConv2d::from_hwio(&pointwise, Some(bias))?,
     })
+}
+
+impl SeparableConv {
+    /// Ends with a relu (fused into the 1×1 conv's epilogue).
+    fn with_relu(mut self) -> Self {
+        self.pointwise = self.pointwise.with_activation(Activation::Relu);
+        self
+    }
 }
 
 impl Module for SeparableConv {
@@ -70,9 +78,9 @@ pub(crate) fn dense_block(
     let conv0 = if first {
         let filters = vb.pp("conv0").get((3, 3, cin, cout), "filters")?;
         let bias = vb.pp("conv0").get(cout, "bias")?;
-        Entry::Dense(Conv2d::from_hwio(&filters, Some(bias), 2, Padding::Same)?)
+        Entry::Dense(Conv2d::from_hwio(&filters, Some(bias), 2, Padding::Same)?.with_relu(true))
     } else {
-        Entry::Separable(separable_conv(vb.pp("conv0"), cin, cout, 2)?)
+        Entry::Separable(separable_conv(vb.pp("conv0"), cin, cout, 2)?.with_relu())
     };
     let convs = (1..depth)
         .map(|i| separable_conv(vb.pp(format!("conv{i}")), cout, cout, 1))
@@ -82,21 +90,32 @@ pub(crate) fn dense_block(
 
 impl Module for DenseBlock {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let out1 = Activation::Relu.apply_tensor(&x.apply(&self.conv0)?)?;
+        // out1 = relu(conv0(x)), the relu fused into conv0.
+        let out1 = x.apply(&self.conv0)?;
         // face-api sums right to left: out1 + (out2 + (out3 + out4)); float addition is not
         // associative, so the order is kept.
         let mut outs = vec![out1];
         for conv in &self.convs {
-            let input = Activation::Relu.apply_tensor(&sum_right_to_left(&outs)?)?;
+            let input = relu_of_sum(&outs)?;
             outs.push(input.apply(conv)?);
         }
-        Activation::Relu.apply_tensor(&sum_right_to_left(&outs)?)
+        relu_of_sum(&outs)
     }
 }
 
-fn sum_right_to_left(outs: &[Tensor]) -> candle_core::Result<Tensor> {
+/// `relu(outs[0] + (outs[1] + (… + outs[n-1])))`. One output is `out1`, already
+/// non-negative; a sum is a fresh tensor, so its relu runs in place.
+fn relu_of_sum(outs: &[Tensor]) -> candle_core::Result<Tensor> {
     let (last, rest) = outs
         .split_last()
         .expect("a dense block has at least one output");
-    rest.iter().rev().try_fold(last.clone(), |acc, t| t + acc)
+    if rest.is_empty() {
+        return Ok(last.clone());
+    }
+    let sum = rest.iter().rev().try_fold(last.clone(), |acc, t| t + acc)?;
+    Epilogue {
+        activation: Activation::Relu,
+        ..Epilogue::identity()
+    }
+    .forward(sum)
 }

@@ -1,7 +1,10 @@
+use std::mem::MaybeUninit;
+
 use candle_core::{CpuStorage, Layout, Result, Shape, Tensor};
 
 use super::dense_kernel::{self, Geometry};
 use super::panel_gemm::{PackedWeights, RowEpilogue};
+use super::winograd::Winograd3x3;
 use super::Activation;
 use super::{pad_same, Padding};
 
@@ -17,6 +20,9 @@ pub struct Conv2d {
     weight: Tensor,
     /// The same weights packed for [`dense_kernel::conv2d`].
     packed: PackedWeights,
+    /// For a 3×3 stride-1 `'same'` conv in the browser build: the weights in Winograd's
+    /// domain (see [`Winograd3x3`] for why only there).
+    winograd: Option<Winograd3x3>,
     /// `+ bias`, `* scale + shift`, relu, per output channel (padded to whole panels).
     epilogue: RowEpilogue,
     /// Whether there is a bias / a scale, for the reference path.
@@ -42,14 +48,13 @@ impl Conv2d {
         if let Some(b) = bias {
             epilogue.bias[..cout].copy_from_slice(&b.flatten_all()?.to_vec1::<f32>()?);
         }
+        let oihw = weight.flatten_all()?.to_vec1::<f32>()?;
+        let winograd = (cfg!(target_arch = "wasm32")
+            && (kh, kw, stride, padding) == (3, 3, 1, Padding::Same))
+            .then(|| Winograd3x3::from_oihw(&oihw, cout, cin));
         Ok(Conv2d {
-            packed: dense_kernel::pack_hwi(
-                &weight.flatten_all()?.to_vec1::<f32>()?,
-                cout,
-                cin,
-                kh,
-                kw,
-            ),
+            packed: dense_kernel::pack_hwi(&oihw, cout, cin, kh, kw),
+            winograd,
             weight,
             epilogue,
             has_bias,
@@ -122,6 +127,62 @@ impl Conv2d {
         Ok(y)
     }
 
+    /// The Winograd weights, where they exist and pay for an `h`×`w` input.
+    fn winograd_for(&self, h: usize, w: usize) -> Option<&Winograd3x3> {
+        self.winograd
+            .as_ref()
+            .filter(|_| Winograd3x3::worth_it(h, w))
+    }
+
+    /// `self.forward(x)` (or `forward_add_relu` with `shortcut`) through [`Winograd3x3`]
+    /// whatever the build, for the tests that hold it to the direct kernel.
+    #[cfg(test)]
+    pub(crate) fn forward_winograd(&self, x: &Tensor, shortcut: Option<&Tensor>) -> Result<Tensor> {
+        let (n, cin, h, w) = x.dims4()?;
+        let cout = self.out_channels();
+        let oihw = self.weight.flatten_all()?.to_vec1::<f32>()?;
+        let winograd = Winograd3x3::from_oihw(&oihw, cout, cin);
+        let input = x.flatten_all()?.to_vec1::<f32>()?;
+        let residual = shortcut
+            .map(|s| s.flatten_all()?.to_vec1::<f32>())
+            .transpose()?;
+        let mut out = vec![MaybeUninit::uninit(); n * cout * h * w];
+        winograd.conv(
+            &input,
+            (n, h, w),
+            &self.epilogue,
+            residual.as_deref(),
+            &mut out,
+        );
+        // SAFETY: the transform writes every output element.
+        let out: Vec<f32> = out
+            .into_iter()
+            .map(|v| unsafe { v.assume_init() })
+            .collect();
+        Tensor::from_vec(out, (n, cout, h, w), x.device())
+    }
+
+    /// The convolution of contiguous NCHW `input` into `out`: Winograd where it applies,
+    /// the direct implicit GEMM elsewhere.
+    fn run(
+        &self,
+        input: &[f32],
+        g: &Geometry,
+        residual: Option<&[f32]>,
+        out: &mut [MaybeUninit<f32>],
+    ) {
+        match self.winograd_for(g.height, g.width) {
+            Some(winograd) => winograd.conv(
+                input,
+                (g.batch, g.height, g.width),
+                &self.epilogue,
+                residual,
+                out,
+            ),
+            None => dense_kernel::conv2d(input, &self.packed, g, &self.epilogue, residual, out),
+        }
+    }
+
     fn geometry(&self, batch: usize, in_channels: usize, h: usize, w: usize) -> Result<Geometry> {
         let (kh, kw) = self.kernel;
         let expected = self.weight.dims()[1];
@@ -168,11 +229,9 @@ impl candle_core::CustomOp1 for Conv2d {
         let g = self.geometry(n, c, h, w)?;
         let len = n * g.out_channels * g.out_h * g.out_w;
         let mut out = Vec::with_capacity(len);
-        dense_kernel::conv2d(
+        self.run(
             &data[start..end],
-            &self.packed,
             &g,
-            &self.epilogue,
             None,
             &mut out.spare_capacity_mut()[..len],
         );
@@ -219,11 +278,9 @@ impl candle_core::CustomOp2 for AddRelu<'_> {
         let len = shape.elem_count();
         let mut out = Vec::with_capacity(len);
         let residual = Some(&shortcut[b0..b1]);
-        dense_kernel::conv2d(
+        self.0.run(
             &input[a0..a1],
-            &self.0.packed,
             &g,
-            &self.0.epilogue,
             residual,
             &mut out.spare_capacity_mut()[..len],
         );

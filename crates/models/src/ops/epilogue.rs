@@ -5,6 +5,9 @@
 use candle_core::{CpuStorage, Layout, Result, Tensor};
 use rayon::prelude::*;
 
+// Not `f32::max`: its NaN rule keeps it from vectorising, and on wasm32 it is a call.
+use super::pool::max;
+
 /// The activations face-api's networks use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Activation {
@@ -34,11 +37,11 @@ impl Activation {
     pub fn apply(self, x: f32) -> f32 {
         match self {
             Activation::Identity => x,
-            Activation::Relu => x.max(0.0),
+            Activation::Relu => max(x, 0.0),
             Activation::Relu6 => x.clamp(0.0, 6.0),
             Activation::Leaky => {
                 let m = x * 0.1;
-                (x - m).max(0.0) + m
+                max(x - m, 0.0) + m
             }
         }
     }
@@ -69,7 +72,7 @@ fn apply(activation: Activation, scale: f32, shift: f32, values: &mut [f32]) {
         }
         Activation::Relu => {
             for v in values {
-                *v = (*v * scale + shift).max(0.0);
+                *v = max(*v * scale + shift, 0.0);
             }
         }
         Activation::Relu6 => {

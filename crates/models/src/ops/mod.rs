@@ -11,6 +11,7 @@ mod panel_gemm;
 mod panel_gemm_simd128;
 mod pointwise;
 pub mod pool;
+mod winograd;
 
 pub use conv::Conv2d;
 pub use conv_pool::Conv3x3Pool;

@@ -54,7 +54,7 @@ pub struct MaxPool2Same {
 #[inline]
 pub fn leaky(x: f32) -> f32 {
     let m = x * 0.1;
-    (x - m).max(0.0) + m
+    max(x - m, 0.0) + m
 }
 
 impl MaxPool2Same {
