@@ -211,7 +211,44 @@ pub fn decode_named(bytes: &[u8], path: &Path, limits: &Limits) -> Result<Decode
     if format == Format::Jpeg {
         check_jpeg_complete(bytes, path)?;
     }
-    let mut decoder = header_decoder(bytes, format, path, limits)?;
+    let decoder = header_decoder(bytes, format, path, limits)?;
+    finish(decoder, format, path, limits)
+}
+
+/// [`decode`] for JPEG only; any other format is [`ImageError::UnsupportedFormat`].
+/// The same checks and pixels as [`decode`] for a JPEG, but a program that calls only this
+/// links only the JPEG decoder (the browser runtime, where every other format is left to
+/// the browser and the size of the module matters).
+pub fn decode_jpeg(bytes: &[u8], limits: &Limits) -> Result<Decoded> {
+    let path = memory();
+    check_bytes(bytes.len() as u64, &path, limits)?;
+    let format = sniff(bytes, &path)?;
+    if format != Format::Jpeg {
+        return Err(ImageError::UnsupportedFormat {
+            path,
+            format: format.name().into(),
+        });
+    }
+    check_jpeg_complete(bytes, &path)?;
+    let alloc = max_alloc(limits);
+    let mut decoder = image::codecs::jpeg::JpegDecoder::new(Cursor::new(bytes))
+        .map_err(|e| map_error(e, format, &path, alloc))?;
+    let mut decoder_limits = image::Limits::default();
+    decoder_limits.max_alloc = Some(alloc);
+    decoder
+        .set_limits(decoder_limits)
+        .map_err(|e| map_error(e, format, &path, alloc))?;
+    finish(decoder, format, &path, limits)
+}
+
+/// The checks and decoding after the header: dimensions and decoded size against the
+/// limits, then the pixels, EXIF orientation applied, as RGB8.
+fn finish(
+    mut decoder: impl ImageDecoder,
+    format: Format,
+    path: &Path,
+    limits: &Limits,
+) -> Result<Decoded> {
     let (width, height) = decoder.dimensions();
     check_dimensions(width, height, path, limits)?;
     let decoded_size = decoder.total_bytes();

@@ -6,7 +6,8 @@ mod hash;
 mod limits;
 
 pub use decode::{
-    check_file_type, decode, decode_named, load, probe, read_limited, Decoded, Format, Probe,
+    check_file_type, decode, decode_jpeg, decode_named, load, probe, read_limited, Decoded, Format,
+    Probe,
 };
 pub use error::{ImageError, Result};
 pub use hash::{content_id, perceptual_hash, PerceptualHash, NEAR_DUPLICATE_DISTANCE};

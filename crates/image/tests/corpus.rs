@@ -4,7 +4,9 @@
 use std::io::Cursor;
 
 use image::{DynamicImage, ImageBuffer, ImageFormat, Luma, LumaA, Rgb, RgbImage, Rgba};
-use kao_image::{decode, decode_named, load, perceptual_hash, probe, ImageError, Limits};
+use kao_image::{
+    decode, decode_jpeg, decode_named, load, perceptual_hash, probe, ImageError, Limits,
+};
 
 fn photo(w: u32, h: u32) -> RgbImage {
     // Smooth gradients plus a block, so JPEG keeps it recognisable and hashes are stable.
@@ -365,5 +367,23 @@ fn content_id_is_sha256_of_bytes() {
     assert_eq!(
         kao_image::content_id(b"abc"),
         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
+}
+
+#[test]
+fn jpeg_only_decoder_gives_the_same_pixels_and_refuses_other_formats() {
+    let limits = Limits::default();
+    let bytes = jpeg(64, 48);
+    let all = decode(&bytes, &limits).unwrap();
+    let only = decode_jpeg(&bytes, &limits).unwrap();
+    assert_eq!(all.image, only.image);
+    assert_eq!(all.orientation, only.orientation);
+    let err = decode_jpeg(&bytes[..bytes.len() / 2], &limits).unwrap_err();
+    assert!(matches!(err, ImageError::Truncated { .. }), "{err}");
+    let png = encode(&DynamicImage::ImageRgb8(photo(64, 48)), ImageFormat::Png);
+    let err = decode_jpeg(&png, &limits).unwrap_err();
+    assert!(
+        matches!(&err, ImageError::UnsupportedFormat { format, .. } if format == "png"),
+        "{err}"
     );
 }

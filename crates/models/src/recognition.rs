@@ -119,13 +119,19 @@ pub struct FaceRecognitionNet {
     conv256_down: Residual,
     conv256: [Residual; 2],
     conv256_down_out: Residual,
+    /// `[256, 128]`: the device, and the reference shape.
     fc: Tensor,
+    /// The same, row-major, for [`Self::fully_connected`].
+    fc_rows: Vec<f32>,
     sha256: Option<String>,
 }
 
 impl FaceRecognitionNet {
     pub fn load(vb: VarBuilder) -> Result<Self> {
+        let fc = vb.get((256, 128), "fc")?;
         Ok(FaceRecognitionNet {
+            fc_rows: fc.flatten_all()?.to_vec1()?,
+            fc,
             conv32_down: conv_layer(vb.pp("conv32_down"), 3, 32, 7, 2, Padding::Valid, true)?,
             conv32: [
                 residual(vb.pp("conv32_1"), 32, 32, false)?,
@@ -149,7 +155,6 @@ impl FaceRecognitionNet {
                 residual(vb.pp("conv256_2"), 256, 256, false)?,
             ],
             conv256_down_out: residual(vb.pp("conv256_down_out"), 256, 256, true)?,
-            fc: vb.get((256, 128), "fc")?,
             sha256: None,
         })
     }
@@ -205,6 +210,24 @@ impl FaceRecognitionNet {
             .apply(&self.conv256[0])?
             .apply(&self.conv256[1])?
             .apply(&self.conv256_down_out)?;
-        Ok(features.mean((2, 3))?.matmul(&self.fc)?)
+        self.fully_connected(&features.mean((2, 3))?)
+    }
+
+    /// `features · fc` for `[N, 256]` features. A plain loop rather than candle's matmul:
+    /// 32K multiply-adds a face, and without candle's matmul the browser's module carries
+    /// no general GEMM for every dtype.
+    fn fully_connected(&self, features: &Tensor) -> Result<Tensor> {
+        let (n, inputs) = features.dims2()?;
+        let outputs = self.fc.dims()[1];
+        let x = features.flatten_all()?.to_vec1::<f32>()?;
+        let mut out = vec![0f32; n * outputs];
+        for (x, out) in x.chunks_exact(inputs).zip(out.chunks_exact_mut(outputs)) {
+            for (&v, w) in x.iter().zip(self.fc_rows.chunks_exact(outputs)) {
+                for (o, &w) in out.iter_mut().zip(w) {
+                    *o += v * w;
+                }
+            }
+        }
+        Ok(Tensor::from_vec(out, (n, outputs), features.device())?)
     }
 }

@@ -60,8 +60,8 @@ impl Model {
         value.to_string()
     }
 
-    /// The Prediction API's JSON for an encoded image, decoded as `kao predict` decodes it;
-    /// an error starting `decode:` when Kao's decoder cannot read it.
+    /// The Prediction API's JSON for a JPEG, decoded as `kao predict` decodes it; an error
+    /// starting `decode:` for any other format or a file Kao's decoder cannot read.
     pub fn identify_encoded(&self, bytes: &[u8], created: String) -> Result<String, JsError> {
         let id = uuid::Uuid::new_v4().to_string();
         self.0

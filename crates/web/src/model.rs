@@ -46,16 +46,19 @@ impl WebModel {
         &self.predictor
     }
 
-    /// The answer for an encoded image (JPEG, PNG, GIF, BMP, WebP), decoded by Kao's own
-    /// decoder with the limits `kao serve` applies: the pixels, and so the answer, are
-    /// exactly those of `kao predict` and `kao serve` for the same file.
+    /// The answer for a JPEG, decoded by Kao's own decoder with the limits `kao serve`
+    /// applies: the pixels, and so the answer, are exactly those of `kao predict` and
+    /// `kao serve` for the same file. Other formats are [`WebError::Decode`] (the page then
+    /// lets the browser decode them): JPEG is where decoders differ (rounding in the
+    /// inverse DCT and chroma upsampling), while PNG, GIF and BMP are lossless, so the
+    /// browser's pixels are the file's; and one decoder keeps the module small.
     pub fn identify_encoded(
         &self,
         bytes: &[u8],
         id: String,
         created: String,
     ) -> Result<ImagePrediction, WebError> {
-        let decoded = kao_image::decode(bytes, &kao_image::Limits::default())?;
+        let decoded = kao_image::decode_jpeg(bytes, &kao_image::Limits::default())?;
         self.identify_image(&decoded.image, id, created)
     }
 

@@ -91,9 +91,9 @@ async function pixels(source) {
 /**
  * Every face in `source` with its tags: the Prediction API's JSON. `source` is a Blob or
  * File, an <img>, <canvas>, <video> (its current frame), ImageBitmap, OffscreenCanvas or
- * ImageData. A Blob's bytes are decoded by Kao's own decoder, so the answer is exactly
- * `kao predict`'s for the same file; formats it does not read (HEIC, AVIF, …) are decoded
- * by the browser. Every other source is pixels the browser has already decoded.
+ * ImageData. A JPEG Blob's bytes are decoded by Kao's own decoder, so the answer is exactly
+ * `kao predict`'s for the same file; other formats (PNG, WebP, HEIC, …) are decoded by the
+ * browser. Every other source is pixels the browser has already decoded.
  */
 export async function identify(source) {
   if (!model) throw new Error("kao.identify: call kao.load() first");

@@ -89,7 +89,7 @@ impl Conv2d {
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        if x.device().is_cpu() && x.dtype() == candle_core::DType::F32 {
+        if super::on_cpu_f32(x) {
             return x.contiguous()?.apply_op1_no_bwd(self);
         }
         self.forward_reference(x)
@@ -98,7 +98,7 @@ impl Conv2d {
     /// `relu(self.forward(x) + shortcut)`, the closing step of a ResNet block, fused into the
     /// convolution's output pass on the CPU.
     pub fn forward_add_relu(&self, x: &Tensor, shortcut: &Tensor) -> Result<Tensor> {
-        if x.device().is_cpu() && x.dtype() == candle_core::DType::F32 {
+        if super::on_cpu_f32(x) {
             return x
                 .contiguous()?
                 .apply_op2_no_bwd(&shortcut.contiguous()?, &AddRelu(self));

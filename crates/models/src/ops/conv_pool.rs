@@ -61,7 +61,7 @@ impl Module for Conv3x3Pool {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let (_, _, h, w) = x.dims4()?;
         let even = h >= K && w >= K && (h - K + 1) % 2 == 0 && (w - K + 1) % 2 == 0;
-        if x.device().is_cpu() && x.dtype() == candle_core::DType::F32 && even {
+        if super::on_cpu_f32(x) && even {
             return x.contiguous()?.apply_op1_no_bwd(self);
         }
         self.forward_unfused(x)

@@ -109,7 +109,7 @@ impl DepthwiseConv2d {
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        if x.device().is_cpu() {
+        if super::on_cpu(x) {
             return x.contiguous()?.apply_op1_no_bwd(self);
         }
         let x = pad_same(x, self.kernel.0, self.stride, self.padding)?;

@@ -161,7 +161,7 @@ impl Epilogue {
         if self.is_identity() {
             return Ok(x);
         }
-        if x.device().is_cpu() {
+        if super::on_cpu(&x) {
             let x = x.contiguous()?;
             x.inplace_op1(self)?;
             return Ok(x);

@@ -34,6 +34,21 @@ impl OutPtr {
     }
 }
 
+/// Whether Kao's CPU kernels take `x`: on the CPU (and, for most of them, f32). The
+/// browser build has no other device and feeds only f32, so there the answer is a
+/// constant and candle's own convolution and matmul, the other path, stay out of the
+/// module.
+#[inline]
+pub(crate) fn on_cpu(x: &candle_core::Tensor) -> bool {
+    cfg!(target_arch = "wasm32") || x.device().is_cpu()
+}
+
+/// [`on_cpu`] with f32 data.
+#[inline]
+pub(crate) fn on_cpu_f32(x: &candle_core::Tensor) -> bool {
+    cfg!(target_arch = "wasm32") || (x.device().is_cpu() && x.dtype() == candle_core::DType::F32)
+}
+
 /// TensorFlow padding: `Valid` adds none; `Same` gives `ceil(in / stride)` outputs with
 /// the total padding split `floor(total/2)` before and the rest after (asymmetric, unlike
 /// candle's symmetric padding).

@@ -46,7 +46,7 @@ impl PointwiseConv2d {
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        if x.device().is_cpu() && x.dtype() == candle_core::DType::F32 {
+        if super::on_cpu_f32(x) {
             return x.contiguous()?.apply_op1_no_bwd(self);
         }
         self.forward_reference(x)

@@ -66,7 +66,7 @@ impl MaxPool2Same {
 
 impl Module for MaxPool2Same {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        if x.device().is_cpu() && x.dtype() == candle_core::DType::F32 {
+        if super::on_cpu_f32(x) {
             return x.contiguous()?.apply_op1_no_bwd(self);
         }
         let (_, _, h, w) = x.dims4()?;
