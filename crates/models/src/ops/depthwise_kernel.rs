@@ -173,8 +173,16 @@ unsafe fn row3x3(taps: [*const f32; 9], w: &[f32; 9], epilogue: ChannelEpilogue,
             return;
         }
     }
+    // SAFETY: the caller's promise (SIMD128, when compiled in, is on for the whole build).
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    unsafe {
+        simd128::row3x3(taps, w, epilogue, out)
+    }
     // SAFETY: the caller's promise.
-    unsafe { row3x3_generic(taps, w, epilogue, out) }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    unsafe {
+        row3x3_generic(taps, w, epilogue, out)
+    }
 }
 
 /// The portable row: the same sum as separate multiplies and adds (a fused multiply-add
@@ -270,6 +278,58 @@ mod avx2 {
     unsafe fn tail_mask(n: usize) -> __m256i {
         let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
         _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), lanes)
+    }
+}
+
+/// The row on WebAssembly's 4-lane vectors, eight columns (two vectors) at a time, the
+/// scalar row's arithmetic lane by lane; the last 1–7 columns through the scalar row.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod simd128 {
+    use std::arch::wasm32::*;
+
+    use super::{Activation, ChannelEpilogue};
+
+    /// # Safety
+    /// Each `taps[k]` must point at `out.len()` readable floats.
+    pub(super) unsafe fn row3x3(
+        taps: [*const f32; 9],
+        w: &[f32; 9],
+        epilogue: ChannelEpilogue,
+        out: &mut [f32],
+    ) {
+        let n = out.len();
+        let wv = w.map(|v| f32x4_splat(v));
+        let (scale, shift) = (f32x4_splat(epilogue.scale), f32x4_splat(epilogue.shift));
+        let zero = f32x4_splat(0.0);
+        let activate = |v: v128| match epilogue.activation {
+            Activation::Identity => v,
+            Activation::Relu => f32x4_pmax(v, zero),
+            Activation::Relu6 => f32x4_pmin(f32x4_pmax(v, zero), f32x4_splat(6.0)),
+            Activation::Leaky => {
+                let m = f32x4_mul(v, f32x4_splat(0.1));
+                f32x4_add(f32x4_pmax(f32x4_sub(v, m), zero), m)
+            }
+        };
+        let dst = out.as_mut_ptr();
+        let mut x = 0;
+        while x + 8 <= n {
+            let load = |k: usize, o: usize| v128_load(taps[k].add(x + o) as *const v128);
+            let mut a0 = f32x4_mul(load(0, 0), wv[0]);
+            let mut a1 = f32x4_mul(load(0, 4), wv[0]);
+            for k in 1..9 {
+                a0 = f32x4_add(a0, f32x4_mul(load(k, 0), wv[k]));
+                a1 = f32x4_add(a1, f32x4_mul(load(k, 4), wv[k]));
+            }
+            let a0 = activate(f32x4_add(f32x4_mul(a0, scale), shift));
+            let a1 = activate(f32x4_add(f32x4_mul(a1, scale), shift));
+            v128_store(dst.add(x) as *mut v128, a0);
+            v128_store(dst.add(x + 4) as *mut v128, a1);
+            x += 8;
+        }
+        if x < n {
+            let rest = taps.map(|p| p.add(x));
+            super::row3x3_generic(rest, w, epilogue, &mut out[x..]);
+        }
     }
 }
 
