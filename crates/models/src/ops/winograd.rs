@@ -77,11 +77,13 @@ impl Winograd3x3 {
     }
 
     /// Whether the transform saves work for an `h`×`w` input: 36 products per tile and
-    /// channel pair against 9 per output pixel, with transforms on top; it pays from a
-    /// 3×3 plane (one tile, 36 against 81) up.
+    /// channel pair against 9 per output pixel, with transforms on top. A plane of one tile
+    /// (the 256-channel layers' 3×3) is left to the direct kernel: its 36 products are
+    /// fewer than 81, but they read four times the weights (megabytes there), and the
+    /// direct kernel measured no slower.
     pub fn worth_it(h: usize, w: usize) -> bool {
         let tiles = h.div_ceil(OUT) * w.div_ceil(OUT);
-        2 * POINTS * tiles <= 9 * h * w
+        tiles > 1 && 2 * POINTS * tiles <= 9 * h * w
     }
 
     /// `out = epilogue(conv(input))` (and `relu(… + residual)` with `residual`), `input`
