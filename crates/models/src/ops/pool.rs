@@ -17,7 +17,56 @@ impl MaxPool {
 
 impl Module for MaxPool {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if super::on_cpu_f32(x) {
+            return x.contiguous()?.apply_op1_no_bwd(self);
+        }
         x.max_pool2d_with_stride(self.size, self.stride)
+    }
+}
+
+/// On the CPU: each output row is the maximum over the window's input rows, column by
+/// column (candle's generic pooling is ten times slower on the recognition net's stem).
+impl candle_core::CustomOp1 for MaxPool {
+    fn name(&self) -> &'static str {
+        "kao-max-pool"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &candle_core::CpuStorage,
+        layout: &candle_core::Layout,
+    ) -> Result<(candle_core::CpuStorage, candle_core::Shape)> {
+        let candle_core::CpuStorage::F32(data) = storage else {
+            candle_core::bail!("max pool works on f32 only");
+        };
+        let Some((start, end)) = layout.contiguous_offsets() else {
+            candle_core::bail!("max pool needs a contiguous input");
+        };
+        let (n, c, h, w) = layout.shape().dims4()?;
+        let (k, s) = (self.size, self.stride);
+        if h < k || w < k || k == 0 || s == 0 {
+            candle_core::bail!("max pool: {h}×{w} input, {k}×{k} window");
+        }
+        let (oh, ow) = ((h - k) / s + 1, (w - k) / s + 1);
+        let mut out = Vec::with_capacity(n * c * oh * ow);
+        for plane in data[start..end].chunks_exact(h * w) {
+            for oy in 0..oh {
+                let rows = &plane[oy * s * w..][..k * w];
+                out.extend((0..ow).map(|ox| {
+                    let mut m = f32::NEG_INFINITY;
+                    for row in rows.chunks_exact(w) {
+                        for &v in &row[ox * s..][..k] {
+                            m = max(m, v);
+                        }
+                    }
+                    m
+                }));
+            }
+        }
+        Ok((
+            candle_core::CpuStorage::F32(out),
+            candle_core::Shape::from((n, c, oh, ow)),
+        ))
     }
 }
 
@@ -210,6 +259,19 @@ pub(crate) fn max(a: f32, b: f32) -> f32 {
 mod tests {
     use super::*;
     use candle_core::Device;
+
+    #[test]
+    fn max_pool_matches_candle() {
+        let d = Device::Cpu;
+        for (h, w, k, s) in [(72, 72, 3, 2), (9, 8, 3, 2), (7, 7, 2, 2), (5, 6, 3, 1)] {
+            let x = Tensor::randn(0f32, 1.0, (2, 3, h, w), &d).unwrap();
+            let ours = x.apply(&MaxPool::valid(k, s)).unwrap();
+            let candle = x.max_pool2d_with_stride(k, s).unwrap();
+            assert_eq!(ours.dims(), candle.dims());
+            let diff = crate::ops::max_abs_diff(&ours, &candle).unwrap();
+            assert_eq!(diff, 0.0, "{h}×{w} k{k} s{s}");
+        }
+    }
 
     #[test]
     fn fused_pool_matches_pad_pool_then_leaky() {

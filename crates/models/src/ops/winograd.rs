@@ -22,6 +22,14 @@ use std::mem::MaybeUninit;
 
 use super::panel_gemm::{self, PackedWeights, RowEpilogue};
 
+thread_local! {
+    /// V and M of the last call on this thread, reused: a face's recognition net would
+    /// otherwise allocate and zero megabytes of them.
+    static SCRATCH: std::cell::RefCell<(Vec<f32>, Vec<f32>)> = const {
+        std::cell::RefCell::new((Vec::new(), Vec::new()))
+    };
+}
+
 /// Outputs per tile side.
 const OUT: usize = 4;
 /// Input tile side (outputs 4 + kernel 3 − 1).
@@ -108,9 +116,43 @@ impl Winograd3x3 {
         if tiles == 0 || cout == 0 {
             return;
         }
+        SCRATCH.with_borrow_mut(|(v, m)| {
+            // Every element of both is written before it is read: no zeroing needed.
+            let (nv, nm) = (POINTS * cin * tiles, POINTS * cout * tiles);
+            if v.len() < nv {
+                v.resize(nv, 0.0);
+            }
+            if m.len() < nm {
+                m.resize(nm, 0.0);
+            }
+            self.conv_with(
+                input,
+                (batch, h, w),
+                epilogue,
+                residual,
+                out,
+                &mut v[..nv],
+                &mut m[..nm],
+            );
+        });
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn conv_with(
+        &self,
+        input: &[f32],
+        (batch, h, w): (usize, usize, usize),
+        epilogue: &RowEpilogue,
+        residual: Option<&[f32]>,
+        out: &mut [MaybeUninit<f32>],
+        v: &mut [f32],
+        m: &mut [f32],
+    ) {
+        let (cin, cout) = (self.in_channels, self.out_channels);
+        let (th, tw) = (h.div_ceil(OUT), w.div_ceil(OUT));
+        let tiles = batch * th * tw;
         // V: the 36 transformed planes, `[point][in][tile]`. The padded plane has one row
         // and column of zeros before the input and enough after for whole tiles.
-        let mut v = vec![0f32; POINTS * cin * tiles];
         let (ph, pw) = (OUT * th + 2, OUT * tw + 2);
         let mut padded = vec![0f32; ph * pw];
         let mut scratch = vec![0f32; TILE * pw + 4 * (tw + 1)];
@@ -124,12 +166,11 @@ impl Winograd3x3 {
                     let first = (img * th + ty) * tw;
                     let at = |p: usize| (p * cin + ci) * tiles + first;
                     let src = &padded[OUT * ty * pw..][..TILE * pw];
-                    input_row(src, pw, tw, &mut scratch, &mut v, at);
+                    input_row(src, pw, tw, &mut scratch, v, at);
                 }
             }
         }
         // M = U·V, `[point][out][tile]`.
-        let mut m = vec![0f32; POINTS * cout * tiles];
         for (p, (u, m)) in self
             .u
             .iter()
