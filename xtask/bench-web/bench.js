@@ -17,18 +17,6 @@ async function images(urls) {
   );
 }
 
-async function time(imgs, warmup, run) {
-  for (const img of imgs.slice(0, warmup)) await run(img);
-  const ms = [];
-  let faces = 0;
-  for (const img of imgs) {
-    const t = performance.now();
-    faces += await run(img);
-    ms.push(performance.now() - t);
-  }
-  return { ms, faces };
-}
-
 window.bench = {
   /** Loads both; returns load times and face-api's backend. */
   async load() {
@@ -46,18 +34,35 @@ window.bench = {
     return { kaoLoad, faceapiLoad, backend: faceapi.tf.getBackend(), tfjs: faceapi.tf.version_core };
   },
 
-  async kao(urls, warmup) {
+  /**
+   * Both on every photo, one right after the other (which goes first alternates), so a
+   * change in the machine's load falls on both alike.
+   */
+  async both(urls, warmup, inputSize) {
     const imgs = await images(urls);
-    return time(imgs, warmup, async (img) => (await kao.identify(img)).faces.length);
-  },
-
-  /** face-api with the tiny detector at Kao's input for these photos (`inputSize`). */
-  async faceapi(urls, warmup, inputSize) {
-    const imgs = await images(urls);
-    const options = new faceapi.TinyFaceDetectorOptions({ inputSize, scoreThreshold: 0.5 });
-    return time(imgs, warmup, async (img) =>
-      (await faceapi.detectAllFaces(img, options).withFaceLandmarks().withFaceDescriptors()).length,
-    );
+    const kaoRun = async (img) => (await kao.identify(img)).faces.length;
+    const faceRun = faceapiRun(inputSize);
+    for (const img of imgs.slice(0, warmup)) {
+      await kaoRun(img);
+      await faceRun(img);
+    }
+    const k = { ms: [], faces: 0 };
+    const f = { ms: [], faces: 0 };
+    for (const [i, img] of imgs.entries()) {
+      const order = i % 2 === 0 ? [[k, kaoRun], [f, faceRun]] : [[f, faceRun], [k, kaoRun]];
+      for (const [out, run] of order) {
+        const t = performance.now();
+        out.faces += await run(img);
+        out.ms.push(performance.now() - t);
+      }
+    }
+    return { kao: k, faceapi: f };
   },
 };
+
+function faceapiRun(inputSize) {
+  const options = new faceapi.TinyFaceDetectorOptions({ inputSize, scoreThreshold: 0.5 });
+  return async (img) =>
+    (await faceapi.detectAllFaces(img, options).withFaceLandmarks().withFaceDescriptors()).length;
+}
 document.body.dataset.ready = "true";

@@ -3,7 +3,9 @@
 //! photos: face-api 1.7.15 (the package Kao's weights come from) on TensorFlow.js's
 //! WebAssembly backend, doing detection (tiny detector at the input Kao fits to these
 //! photos) + 68 landmarks + descriptors for every face. Both take decoded <img> elements,
-//! one photo at a time, after a warm-up. Also the download sizes: Kao's page against
+//! one photo at a time, after a warm-up; each photo goes through both, one right after the
+//! other (which goes first alternates), so the shared machine's load falls on both alike.
+//! Also the download sizes: Kao's page against
 //! face-api's bundle, its wasm binary and the weights of the same networks.
 //!
 //! face-api is installed from npm into `xtask/bench-web/` (`npm ci`, pinned by its
@@ -117,18 +119,13 @@ async fn drive(
         .script("return window.bench.load()", json!([]))
         .await;
     eprintln!("loaded: {load}");
-    let kao = browser
+    let both = browser
         .script(
-            "return window.bench.kao(arguments[0], arguments[1])",
-            json!([photos, WARMUP]),
-        )
-        .await;
-    let faceapi = browser
-        .script(
-            "return window.bench.faceapi(arguments[0], arguments[1], arguments[2])",
+            "return window.bench.both(arguments[0], arguments[1], arguments[2])",
             json!([photos, WARMUP, TINY_INPUT]),
         )
         .await;
+    let (kao, faceapi) = (&both["kao"], &both["faceapi"]);
     browser.quit().await;
     let ms = |v: &Value| -> Vec<f64> {
         v["ms"]
@@ -138,9 +135,9 @@ async fn drive(
     };
     Ok(Timings {
         load,
-        kao: ms(&kao),
+        kao: ms(kao),
         kao_faces: kao["faces"].as_u64().unwrap_or(0),
-        faceapi: ms(&faceapi),
+        faceapi: ms(faceapi),
         faceapi_faces: faceapi["faces"].as_u64().unwrap_or(0),
     })
 }
@@ -217,7 +214,10 @@ fn report(t: &Timings, s: &Sizes, photos: usize) {
     let (kao_mean, kao_median) = stats(&t.kao);
     let (fa_mean, fa_median) = stats(&t.faceapi);
     let mb = |n: u64| n as f64 / 1e6;
-    println!("{photos} held-back lfw5 photos, one at a time, after {WARMUP} warm-up photos");
+    println!(
+        "{photos} held-back lfw5 photos, one at a time, each through both in turn, after \
+         {WARMUP} warm-up photos"
+    );
     println!(
         "face-api backend: {} (tfjs {})",
         t.load["backend"], t.load["tfjs"]
