@@ -155,19 +155,16 @@ impl Winograd3x3 {
         // and column of zeros before the input and enough after for whole tiles.
         let (ph, pw) = (OUT * th + 2, OUT * tw + 2);
         let mut padded = vec![0f32; ph * pw];
-        let mut scratch = vec![0f32; TILE * pw + 4 * (tw + 1)];
+        let n = th * tw;
+        let mut scratch = vec![0f32; TILE * th * pw + TILE * n];
         for img in 0..batch {
             for ci in 0..cin {
                 let plane = &input[(img * cin + ci) * h * w..][..h * w];
                 for (src, dst) in plane.chunks_exact(w).zip(padded[pw..].chunks_exact_mut(pw)) {
                     dst[1..=w].copy_from_slice(src);
                 }
-                for ty in 0..th {
-                    let first = (img * th + ty) * tw;
-                    let at = |p: usize| (p * cin + ci) * tiles + first;
-                    let src = &padded[OUT * ty * pw..][..TILE * pw];
-                    input_row(src, pw, tw, &mut scratch, v, at);
-                }
+                let at = |p: usize| (p * cin + ci) * tiles + img * n;
+                input_plane(&padded, (th, tw, pw), &mut scratch, v, at);
             }
         }
         // M = U·V, `[point][out][tile]`.
@@ -184,7 +181,7 @@ impl Winograd3x3 {
             };
         }
         let plane = h * w;
-        let mut z = vec![0f32; (OUT * TILE + OUT * OUT) * tw];
+        let mut z = vec![0f32; (OUT * TILE + OUT * OUT) * th * tw];
         let mut row = vec![0f32; OUT * tw];
         for img in 0..batch {
             for co in 0..cout {
@@ -192,15 +189,18 @@ impl Winograd3x3 {
                 let dst = &mut out[at..][..plane];
                 let res = residual.map(|r| &r[at..][..plane]);
                 let channel = epilogue.channel(co);
+                // Every tile of the image at once: longer rows for the vector units.
+                let n = th * tw;
+                let m_plane = |p: usize| &m[(p * cout + co) * tiles + img * n..][..n];
+                let y = output_row(m_plane, n, &mut z);
                 for ty in 0..th {
-                    let first = (img * th + ty) * tw;
-                    let m_row = |p: usize| &m[(p * cout + co) * tiles + first..][..tw];
-                    let y = output_row(m_row, tw, &mut z);
                     for dy in 0..OUT.min(h - OUT * ty) {
                         // Interleave the row's four output columns of every tile.
-                        for (tx, chunk) in row.chunks_exact_mut(OUT).enumerate() {
-                            for (dx, v) in chunk.iter_mut().enumerate() {
-                                *v = y[(dy * OUT + dx) * tw + tx];
+                        for (dx, y) in y.chunks_exact(n).skip(dy * OUT).take(OUT).enumerate() {
+                            for (v, &y) in
+                                row[dx..].iter_mut().step_by(OUT).zip(&y[ty * tw..][..tw])
+                            {
+                                *v = y;
                             }
                         }
                         let values = &mut row[..w];
@@ -221,25 +221,27 @@ impl Winograd3x3 {
     }
 }
 
-/// One row of tiles: `Bᵀ·d·B` for each 6×6 tile `d` of the six padded rows `src` (`pw`
-/// floats each; tile `tx` starts at column `4·tx`), written to `v[at(point) + tx]`. Bᵀ
-/// first combines whole rows (`scratch`'s six rows), then, per tile, the six columns, read
-/// from the rows split by column phase (column `4·t + k` is `phase[k][t]`).
+/// One plane: `Bᵀ·d·B` for each 6×6 tile `d` of the padded plane (`pw` floats a row; tile
+/// `(ty, tx)` starts at row `4·ty`, column `4·tx`), written to `v[at(point) + ty·tw + tx]`.
+/// Bᵀ first combines whole rows, for every row of tiles; then the tiles' six columns are
+/// gathered into six planes of `th·tw` values (column `4·tx + k`, and the next tile's
+/// first two), so the last step is six flat loops over every tile of the plane.
 #[inline(always)]
-fn input_row(
-    src: &[f32],
-    pw: usize,
-    tw: usize,
+fn input_plane(
+    padded: &[f32],
+    (th, tw, pw): (usize, usize, usize),
     scratch: &mut [f32],
     v: &mut [f32],
     at: impl Fn(usize) -> usize,
 ) {
-    let (rows, phases) = scratch.split_at_mut(TILE * pw);
-    let d = |i: usize| &src[i * pw..][..pw];
-    {
+    let n = th * tw;
+    let (rows, cols) = scratch.split_at_mut(TILE * th * pw);
+    // rows[(i·th + ty)·pw + x]: row i of Bᵀ·d for tile row ty.
+    for ty in 0..th {
+        let d = |r: usize| &padded[(OUT * ty + r) * pw..][..pw];
         let (d0, d1, d2, d3, d4, d5) = (d(0), d(1), d(2), d(3), d(4), d(5));
-        let mut r = rows.chunks_exact_mut(pw);
-        let mut next = || r.next().expect("six rows");
+        let mut out = rows.chunks_exact_mut(pw).skip(ty).step_by(th);
+        let mut next = || out.next().expect("six rows");
         let (r0, r1, r2, r3, r4, r5) = (next(), next(), next(), next(), next(), next());
         for x in 0..pw {
             let (a, b, c, e, f, g) = (d0[x], d1[x], d2[x], d3[x], d4[x], d5[x]);
@@ -251,48 +253,50 @@ fn input_row(
             r5[x] = 4.0 * b - 5.0 * e + g;
         }
     }
-    let n = tw + 1;
-    for (i, r) in rows.chunks_exact(pw).enumerate() {
-        for (k, phase) in phases.chunks_exact_mut(n).enumerate() {
-            // Phases 2 and 3 have one column fewer (the row is 4·tw + 2 long).
-            for (p, &x) in phase.iter_mut().zip(r[k..].iter().step_by(OUT)) {
-                *p = x;
+    for i in 0..TILE {
+        // cols[k·n + ty·tw + tx]: column 4·tx + k of tile row ty (k = 4, 5: the next
+        // tile's columns 0 and 1).
+        for ty in 0..th {
+            let r = &rows[(i * th + ty) * pw..][..pw];
+            for k in 0..TILE {
+                let dst = &mut cols[k * n + ty * tw..][..tw];
+                for (d, &x) in dst.iter_mut().zip(r[k..].iter().step_by(OUT)) {
+                    *d = x;
+                }
             }
         }
-        let q = |k: usize| &phases[k * n..][..n];
-        let (c0, c1, c2, c3) = (&q(0)[..tw], &q(1)[..tw], &q(2)[..tw], &q(3)[..tw]);
-        let (c4, c5) = (&q(0)[1..], &q(1)[1..]);
+        let c = |k: usize| &cols[k * n..][..n];
+        let (c0, c1, c2, c3, c4, c5) = (c(0), c(1), c(2), c(3), c(4), c(5));
         let base = |j: usize| at(TILE * i + j);
-        let o = &mut v[base(0)..][..tw];
-        for t in 0..tw {
+        let o = &mut v[base(0)..][..n];
+        for t in 0..n {
             o[t] = 4.0 * c0[t] - 5.0 * c2[t] + c4[t];
         }
-        let o = &mut v[base(1)..][..tw];
-        for t in 0..tw {
+        let o = &mut v[base(1)..][..n];
+        for t in 0..n {
             o[t] = -4.0 * c1[t] - 4.0 * c2[t] + c3[t] + c4[t];
         }
-        let o = &mut v[base(2)..][..tw];
-        for t in 0..tw {
+        let o = &mut v[base(2)..][..n];
+        for t in 0..n {
             o[t] = 4.0 * c1[t] - 4.0 * c2[t] - c3[t] + c4[t];
         }
-        let o = &mut v[base(3)..][..tw];
-        for t in 0..tw {
+        let o = &mut v[base(3)..][..n];
+        for t in 0..n {
             o[t] = -2.0 * c1[t] - c2[t] + 2.0 * c3[t] + c4[t];
         }
-        let o = &mut v[base(4)..][..tw];
-        for t in 0..tw {
+        let o = &mut v[base(4)..][..n];
+        for t in 0..n {
             o[t] = 2.0 * c1[t] - c2[t] - 2.0 * c3[t] + c4[t];
         }
-        let o = &mut v[base(5)..][..tw];
-        for t in 0..tw {
+        let o = &mut v[base(5)..][..n];
+        for t in 0..n {
             o[t] = 4.0 * c1[t] - 5.0 * c3[t] + c5[t];
         }
     }
 }
 
-/// One row of tiles: `Aᵀ·m·A` for every tile `tx`, where `m(point)[tx]` are its 36
-/// products. Returns the 16 outputs of each tile as `y[(row·4 + col)·tw + tx]` (a slice of
-/// `z`). Aᵀ = [[1, 1, 1, 1, 1, 0], [0, 1, −1, 2, −2, 0], [0, 1, 1, 4, 4, 0],
+/// `Aᵀ·m·A` for each of `tw` tiles, where `m(point)[t]` are tile `t`'s 36 products.
+/// Returns the 16 outputs of each tile as `y[(row·4 + col)·tw + t]` (a slice of `z`). Aᵀ = [[1, 1, 1, 1, 1, 0], [0, 1, −1, 2, −2, 0], [0, 1, 1, 4, 4, 0],
 /// [0, 1, −1, 8, −8, 1]] on the rows, then on the columns.
 #[inline(always)]
 fn output_row<'a>(m: impl Fn(usize) -> &'a [f32], tw: usize, z: &mut [f32]) -> &[f32] {
