@@ -146,9 +146,10 @@ impl Conv3x3Pool {
         self.pooled_row_generic(image, h, w, py, scratch)
     }
 
-    /// [`Self::pooled_row_avx2`] on WebAssembly's 4-lane vectors: sixteen conv columns of
-    /// both conv rows in eight accumulators, multiplies and adds (no fused form), the 2×2
-    /// max across the rows and then across column pairs by shuffles.
+    /// [`Self::pooled_row_avx2`] on WebAssembly's 4-lane vectors: eight conv columns of
+    /// both conv rows for two output channels in eight accumulators (each input vector
+    /// loaded once for both channels), multiplies and adds (no fused form), the 2×2 max
+    /// across the rows and then across column pairs by shuffles.
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     unsafe fn pooled_row_simd128(
         &self,
@@ -161,7 +162,7 @@ impl Conv3x3Pool {
         use std::arch::wasm32::*;
 
         let ow = w - K + 1;
-        if ow < 16 {
+        if ow < 8 {
             return self.pooled_row_generic(image, h, w, py, scratch);
         }
         let pw = ow / 2;
@@ -169,51 +170,60 @@ impl Conv3x3Pool {
         let cout = self.bias.len();
         assert!(image.len() >= cin * h * w && 2 * py + K < h);
         let mut out = vec![0f32; cout * pw];
-        // Chunks of 16 conv columns; the last one ends at the row's end (overlapping the
+        // Chunks of 8 conv columns; the last one ends at the row's end (overlapping the
         // one before it, which writes the same values).
-        let starts: Vec<usize> = (0..ow / 16)
-            .map(|i| i * 16)
-            .chain((ow % 16 != 0).then_some(ow - 16))
+        let starts: Vec<usize> = (0..ow / 8)
+            .map(|i| i * 8)
+            .chain((ow % 8 != 0).then_some(ow - 8))
             .collect();
         let zero = f32x4_splat(0.0);
-        for (c, &bias) in self.bias.iter().enumerate() {
-            let bias = f32x4_splat(bias);
-            let dst = out.as_mut_ptr().add(c * pw);
+        let activate = |v: v128| match self.activation {
+            Activation::Identity => v,
+            Activation::Relu => f32x4_pmax(v, zero),
+            Activation::Relu6 => f32x4_pmin(f32x4_pmax(v, zero), f32x4_splat(6.0)),
+            Activation::Leaky => {
+                let m = f32x4_mul(v, f32x4_splat(0.1));
+                f32x4_add(f32x4_pmax(f32x4_sub(v, m), zero), m)
+            }
+        };
+        // Two output channels at a time: each loaded input vector serves both (an odd
+        // last channel is computed twice and stored once).
+        for c0 in (0..cout).step_by(2) {
+            let c1 = (c0 + 1).min(cout - 1);
             for &x0 in &starts {
-                let mut acc = [zero; 8];
+                // acc[channel][row][half of the 8 columns]
+                let mut acc = [[[zero; 2]; 2]; 2];
                 for ci in 0..cin {
                     let plane = image.as_ptr().add(ci * h * w + 2 * py * w + x0);
-                    let wt = self.weights.as_ptr().add((c * cin + ci) * K * K);
-                    for ky in 0..K {
-                        for kx in 0..K {
-                            let wv = f32x4_splat(*wt.add(ky * K + kx));
-                            let top = plane.add(ky * w + kx);
-                            let below = top.add(w);
-                            for q in 0..4 {
-                                let a = v128_load(top.add(4 * q) as *const v128);
-                                let b = v128_load(below.add(4 * q) as *const v128);
-                                acc[q] = f32x4_add(acc[q], f32x4_mul(a, wv));
-                                acc[4 + q] = f32x4_add(acc[4 + q], f32x4_mul(b, wv));
+                    let w0 = self.weights.as_ptr().add((c0 * cin + ci) * K * K);
+                    let w1 = self.weights.as_ptr().add((c1 * cin + ci) * K * K);
+                    for tap in 0..K * K {
+                        let (ky, kx) = (tap / K, tap % K);
+                        let top = plane.add(ky * w + kx);
+                        let rows = [top, top.add(w)];
+                        let weights = [f32x4_splat(*w0.add(tap)), f32x4_splat(*w1.add(tap))];
+                        for (r, row) in rows.iter().enumerate() {
+                            for q in 0..2 {
+                                let x = v128_load(row.add(4 * q) as *const v128);
+                                for (ch, wv) in weights.iter().enumerate() {
+                                    acc[ch][r][q] = f32x4_add(acc[ch][r][q], f32x4_mul(x, *wv));
+                                }
                             }
                         }
                     }
                 }
-                for half in 0..2 {
-                    let lo = f32x4_pmax(acc[2 * half], acc[4 + 2 * half]);
-                    let hi = f32x4_pmax(acc[2 * half + 1], acc[5 + 2 * half]);
+                for (ch, c) in [c0, c1]
+                    .into_iter()
+                    .enumerate()
+                    .take(if c1 > c0 { 2 } else { 1 })
+                {
+                    let [top, below] = acc[ch];
+                    let lo = f32x4_pmax(top[0], below[0]);
+                    let hi = f32x4_pmax(top[1], below[1]);
                     let even = i32x4_shuffle::<0, 2, 4, 6>(lo, hi);
                     let odd = i32x4_shuffle::<1, 3, 5, 7>(lo, hi);
-                    let v = f32x4_add(f32x4_pmax(even, odd), bias);
-                    let v = match self.activation {
-                        Activation::Identity => v,
-                        Activation::Relu => f32x4_pmax(v, zero),
-                        Activation::Relu6 => f32x4_pmin(f32x4_pmax(v, zero), f32x4_splat(6.0)),
-                        Activation::Leaky => {
-                            let m = f32x4_mul(v, f32x4_splat(0.1));
-                            f32x4_add(f32x4_pmax(f32x4_sub(v, m), zero), m)
-                        }
-                    };
-                    v128_store(dst.add(x0 / 2 + 4 * half) as *mut v128, v);
+                    let v = activate(f32x4_add(f32x4_pmax(even, odd), f32x4_splat(self.bias[c])));
+                    v128_store(out.as_mut_ptr().add(c * pw + x0 / 2) as *mut v128, v);
                 }
             }
         }
