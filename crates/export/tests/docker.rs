@@ -2,15 +2,13 @@
 //! from a root that holds nothing but the context (chroot, as user 65532, the image's
 //! user), and, where podman can run containers, from the built image itself.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::trained::{lfw, trained, PHOTOS_PER_PERSON, PUBLISHED};
 use kao_dataset::WorkDir;
 use kao_export::{ExportRequest, Platform, Selection};
+use kao_harness::trained::{lfw, trained, PHOTOS_PER_PERSON, PUBLISHED};
 use serde_json::Value;
 
 const KEY: &str = "docker-test-key";

@@ -7,15 +7,13 @@
 //!
 //! The page's screenshot lands in `$CARGO_TARGET_TMPDIR/kao-export-web/`.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use base64::Engine;
-use common::trained::{lfw, trained, PEOPLE, PHOTOS_PER_PERSON, PUBLISHED};
 use kao_dataset::WorkDir;
 use kao_export::{ExportRequest, Platform, Selection};
+use kao_harness::trained::{lfw, trained, PEOPLE, PHOTOS_PER_PERSON, PUBLISHED};
 use kao_harness::StaticServer;
 use kao_infer::{FacePrediction, Predictor};
 use kao_webdriver::{Browser, Options};

@@ -3,6 +3,7 @@
 mod artifacts;
 mod error;
 mod server;
+pub mod trained;
 
 pub use artifacts::{build_static_kao, build_web_runtime, export_target_dir, workspace_root};
 pub use error::{HarnessError, Result};

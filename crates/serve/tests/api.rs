@@ -5,7 +5,7 @@ mod common;
 
 use common::data::{lfw, shared};
 use common::server::{client, start, KEY};
-use common::trained::{trained, PUBLISHED};
+use kao_harness::trained::{trained, PUBLISHED};
 use serde_json::Value;
 
 /// A photo of each person that training never saw, and who it is.

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use common::data::lfw;
 use common::server::{start, KEY};
-use common::trained::trained;
+use kao_harness::trained::{trained, PUBLISHED};
 use kao_webdriver::{available, Browser};
 
 /// What the page shows before a photo is chosen: images with an area, and the visible
@@ -99,7 +99,7 @@ async fn quick_test_page_shows_the_top_tag_of_an_uploaded_photo() {
     assert!(!boxes.is_empty(), "no face box drawn");
     assert_eq!(outside, json!([]), "boxes outside the photo");
     assert!(
-        shown_url.ends_with("/classify/iterations/test/image"),
+        shown_url.ends_with(&format!("/classify/iterations/{PUBLISHED}/image")),
         "{shown_url}"
     );
     let errors: Vec<_> = console.iter().filter(|(l, _)| l == "SEVERE").collect();

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use common::data::lfw;
 use common::server::{client, start, KEY};
-use common::trained::{trained_copy, PUBLISHED};
 use kao_dataset::WorkDir;
+use kao_harness::trained::{trained_copy, PUBLISHED};
 use serde_json::Value;
 
 async fn predict(http: &reqwest::Client, url: &str, photo: Vec<u8>) -> (u16, Value) {

@@ -1,5 +1,4 @@
-#![allow(dead_code)] // each test binary uses a different part
+#![allow(dead_code, unused_imports)] // each test binary uses a different part
 
 pub mod data;
 pub mod server;
-pub mod trained;

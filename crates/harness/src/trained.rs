@@ -1,19 +1,24 @@
-//! A real trained work dir, made once per test binary with the library calls `kao crop`,
-//! `kao split`, `kao train` and `kao publish` make: three LFW people, fifteen photos each.
-//! Photos numbered above 15 were never seen in training.
+//! A real trained work dir for the tests that need a model, made once per test process
+//! with the library calls `kao crop`, `kao split`, `kao train` and `kao publish` make:
+//! three lfw5 people, fifteen photos each. Photos numbered above 15 were never seen in
+//! training. A test helper: it panics, naming the step, when a stage fails.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use kao_dataset::{read_manifest, FaceRecord, WorkDir};
+use kao_dataset::{read_current_chips, WorkDir};
 
+/// The people the model knows.
 pub const PEOPLE: [&str; 3] = ["Colin_Powell", "Donald_Rumsfeld", "Tony_Blair"];
+/// Photos `1..=PHOTOS_PER_PERSON` of each are the training photos.
 pub const PHOTOS_PER_PERSON: u32 = 15;
+/// The name the iteration is published under.
 pub const PUBLISHED: &str = "faces";
 
 static TRAINED: OnceLock<Option<(tempfile::TempDir, PathBuf)>> = OnceLock::new();
 
-/// The shared trained work dir, or `None` (test skipped) without the LFW data.
+/// The trained work dir, shared by every test of the process, or `None` (the test skips)
+/// without the shared photos (`kao_testdata::shared`).
 pub fn trained() -> Option<&'static Path> {
     TRAINED
         .get_or_init(|| {
@@ -26,9 +31,30 @@ pub fn trained() -> Option<&'static Path> {
         .map(|(_, w)| w.as_path())
 }
 
-/// An LFW photo of `person` (1-based number).
+/// A private copy of [`trained`], for tests that change the work dir.
+pub fn trained_copy() -> Option<tempfile::TempDir> {
+    let src = trained()?;
+    let dir = tempfile::tempdir().expect("temp dir");
+    copy_tree(src, dir.path());
+    Some(dir)
+}
+
+/// An lfw5 photo of `person` (1-based number).
 pub fn lfw(person: &str, n: u32) -> PathBuf {
     kao_testdata::lfw5_photo(person, n).expect("shared data")
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
 }
 
 fn prepare(shared: &Path, root: &Path) -> PathBuf {
@@ -46,6 +72,7 @@ fn prepare(shared: &Path, root: &Path) -> PathBuf {
     let work_path = root.join("work");
     let work = WorkDir::new(&work_path);
 
+    // kao crop
     let nets = kao_facecrop::FaceNets::load(&candle_core::Device::Cpu).expect("face networks");
     let cropper = kao_facecrop::Cropper::new(Arc::new(nets), kao_facecrop::CropConfig::default());
     let summary = kao_facecrop::crop_tree(
@@ -58,19 +85,13 @@ fn prepare(shared: &Path, root: &Path) -> PathBuf {
     .expect("crop");
     assert!(summary.chips() >= 30, "too few chips: {summary:?}");
 
-    let chips: Vec<_> = read_manifest::<FaceRecord>(&work.faces_manifest())
-        .expect("faces manifest")
-        .records
-        .into_iter()
-        .filter_map(|r| match r {
-            FaceRecord::Chip(c) => Some(c),
-            FaceRecord::Reject(_) => None,
-        })
-        .collect();
+    // kao split
+    let chips =
+        read_current_chips(&work, Some(&cropper.config().settings_hash())).expect("faces manifest");
     let split = kao_split::split_chips(&chips, &kao_split::SplitOptions::default()).expect("split");
     split.splits.write(&work.splits()).expect("write splits");
 
-    // No augmentation: the tests need a real model, not a good one.
+    // kao train (no augmentation: the tests need a real model, not a good one) and publish
     let config = kao_train::TrainConfig {
         augmentations: 0,
         ..kao_train::TrainConfig::default()

@@ -1,3 +1,0 @@
-#![allow(dead_code)] // each test binary uses a different part
-
-pub mod trained;
