@@ -281,8 +281,9 @@ mod avx2 {
     }
 }
 
-/// The row on WebAssembly's 4-lane vectors, eight columns (two vectors) at a time, the
-/// scalar row's arithmetic lane by lane; the last 1–7 columns through the scalar row.
+/// The row on WebAssembly's 4-lane vectors, eight columns (two vectors) at a time, then
+/// four, the scalar row's arithmetic lane by lane; the last 1–3 columns through the scalar
+/// row.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod simd128 {
     use std::arch::wasm32::*;
@@ -325,6 +326,18 @@ mod simd128 {
             v128_store(dst.add(x) as *mut v128, a0);
             v128_store(dst.add(x + 4) as *mut v128, a1);
             x += 8;
+        }
+        if x + 4 <= n {
+            let load = |k: usize| v128_load(taps[k].add(x) as *const v128);
+            let mut a = f32x4_mul(load(0), wv[0]);
+            for k in 1..9 {
+                a = f32x4_add(a, f32x4_mul(load(k), wv[k]));
+            }
+            v128_store(
+                dst.add(x) as *mut v128,
+                activate(f32x4_add(f32x4_mul(a, scale), shift)),
+            );
+            x += 4;
         }
         if x < n {
             let rest = taps.map(|p| p.add(x));
