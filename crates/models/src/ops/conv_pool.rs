@@ -118,6 +118,23 @@ impl candle_core::CustomOp1 for Conv3x3Pool {
     }
 }
 
+/// Where the vector kernels' chunks of `width` conv columns start, for a row of `ow ≥
+/// width` columns: every `width` columns, and the last chunk ending at the row's end
+/// (overlapping the one before it, which writes the same values).
+#[cfg_attr(
+    not(any(
+        target_arch = "x86_64",
+        all(target_arch = "wasm32", target_feature = "simd128")
+    )),
+    allow(dead_code)
+)]
+fn chunk_starts(ow: usize, width: usize) -> Vec<usize> {
+    (0..ow / width)
+        .map(|i| i * width)
+        .chain((ow % width != 0).then_some(ow - width))
+        .collect()
+}
+
 impl Conv3x3Pool {
     /// Pooled row `py` of every output channel, `[cout][pw]`.
     fn pooled_row(
@@ -170,22 +187,9 @@ impl Conv3x3Pool {
         let cout = self.bias.len();
         assert!(image.len() >= cin * h * w && 2 * py + K < h);
         let mut out = vec![0f32; cout * pw];
-        // Chunks of 8 conv columns; the last one ends at the row's end (overlapping the
-        // one before it, which writes the same values).
-        let starts: Vec<usize> = (0..ow / 8)
-            .map(|i| i * 8)
-            .chain((ow % 8 != 0).then_some(ow - 8))
-            .collect();
+        let starts = chunk_starts(ow, 8);
         let zero = f32x4_splat(0.0);
-        let activate = |v: v128| match self.activation {
-            Activation::Identity => v,
-            Activation::Relu => f32x4_pmax(v, zero),
-            Activation::Relu6 => f32x4_pmin(f32x4_pmax(v, zero), f32x4_splat(6.0)),
-            Activation::Leaky => {
-                let m = f32x4_mul(v, f32x4_splat(0.1));
-                f32x4_add(f32x4_pmax(f32x4_sub(v, m), zero), m)
-            }
-        };
+        let activate = |v: v128| super::epilogue::simd128::activate(v, self.activation);
         // Two output channels at a time: each loaded input vector serves both (an odd
         // last channel is computed twice and stored once).
         for c0 in (0..cout).step_by(2) {
@@ -256,12 +260,7 @@ impl Conv3x3Pool {
         let cout = self.bias.len();
         assert!(image.len() >= cin * h * w && 2 * py + K < h);
         let mut out = vec![0f32; cout * pw];
-        // Chunks of 16 conv columns; the last one ends at the row's end (overlapping the
-        // one before it, which writes the same values).
-        let starts = (0..ow / 16)
-            .map(|i| i * 16)
-            .chain((ow % 16 != 0).then_some(ow - 16));
-        let starts: Vec<usize> = starts.collect();
+        let starts = chunk_starts(ow, 16);
         for (c, &bias) in self.bias.iter().enumerate() {
             let bias = _mm256_set1_ps(bias);
             let dst = out.as_mut_ptr().add(c * pw);

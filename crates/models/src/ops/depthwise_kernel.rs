@@ -288,7 +288,7 @@ mod avx2 {
 mod simd128 {
     use std::arch::wasm32::*;
 
-    use super::{Activation, ChannelEpilogue};
+    use super::ChannelEpilogue;
 
     /// # Safety
     /// Each `taps[k]` must point at `out.len()` readable floats.
@@ -301,16 +301,7 @@ mod simd128 {
         let n = out.len();
         let wv = w.map(|v| f32x4_splat(v));
         let (scale, shift) = (f32x4_splat(epilogue.scale), f32x4_splat(epilogue.shift));
-        let zero = f32x4_splat(0.0);
-        let activate = |v: v128| match epilogue.activation {
-            Activation::Identity => v,
-            Activation::Relu => f32x4_pmax(v, zero),
-            Activation::Relu6 => f32x4_pmin(f32x4_pmax(v, zero), f32x4_splat(6.0)),
-            Activation::Leaky => {
-                let m = f32x4_mul(v, f32x4_splat(0.1));
-                f32x4_add(f32x4_pmax(f32x4_sub(v, m), zero), m)
-            }
-        };
+        let activate = |v: v128| crate::ops::epilogue::simd128::activate(v, epilogue.activation);
         let dst = out.as_mut_ptr();
         let mut x = 0;
         while x + 8 <= n {

@@ -116,6 +116,30 @@ pub(crate) mod avx2 {
     }
 }
 
+/// The activations on four lanes, for the WebAssembly SIMD128 kernels.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub(crate) mod simd128 {
+    use std::arch::wasm32::*;
+
+    use super::Activation;
+
+    /// [`Activation::apply`] on each lane (`pmax`/`pmin`: no NaN handling, one
+    /// instruction each).
+    #[inline(always)]
+    pub(crate) fn activate(v: v128, activation: Activation) -> v128 {
+        let zero = f32x4_splat(0.0);
+        match activation {
+            Activation::Identity => v,
+            Activation::Relu => f32x4_pmax(v, zero),
+            Activation::Relu6 => f32x4_pmin(f32x4_pmax(v, zero), f32x4_splat(6.0)),
+            Activation::Leaky => {
+                let m = f32x4_mul(v, f32x4_splat(0.1));
+                f32x4_add(f32x4_pmax(f32x4_sub(v, m), zero), m)
+            }
+        }
+    }
+}
+
 /// `activation(x * scale[c] + shift[c])` per channel `c`; a missing scale is 1, a missing
 /// shift 0 (both skipped, so a plain bias is one addition as in tfjs).
 #[derive(Debug, Clone)]

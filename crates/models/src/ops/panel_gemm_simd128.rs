@@ -10,8 +10,8 @@
 
 use std::arch::wasm32::*;
 
+use super::epilogue::simd128::activate;
 use super::panel_gemm::{ConvColumns, PackedWeights, RowEpilogue, Segment, DEPTH_BLOCK, PANEL};
-use super::Activation;
 
 /// Columns per microkernel call: 2 × 4 accumulators, the panel's 4 weight vectors, a
 /// broadcast and a product fit the 16 vector registers of an x86-64 host. With 3 columns
@@ -197,21 +197,12 @@ unsafe fn conv_tile<const P: usize>(t: &ConvTile, col_in: &[usize], col_out: &[u
     }
     let e = t.epilogue;
     let lane = |v: &[f32], q: usize| v128_load(v.as_ptr().add(t.row + 4 * q) as *const v128);
-    let zero = f32x4_splat(0.0);
     let mut sums = [[0f32; PANEL]; P];
     for q in 0..4 {
         let (b, s, h) = (lane(&e.bias, q), lane(&e.scale, q), lane(&e.shift, q));
         for i in 0..P {
             let v = f32x4_add(f32x4_mul(f32x4_add(acc[i][q], b), s), h);
-            let v = match e.activation {
-                Activation::Identity => v,
-                Activation::Relu => f32x4_pmax(v, zero),
-                Activation::Relu6 => f32x4_pmin(f32x4_pmax(v, zero), f32x4_splat(6.0)),
-                Activation::Leaky => {
-                    let m = f32x4_mul(v, f32x4_splat(0.1));
-                    f32x4_add(f32x4_pmax(f32x4_sub(v, m), zero), m)
-                }
-            };
+            let v = activate(v, e.activation);
             v128_store(sums[i].as_mut_ptr().add(4 * q) as *mut v128, v);
         }
     }
