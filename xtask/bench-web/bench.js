@@ -21,7 +21,7 @@ window.bench = {
   /** Loads both; returns load times and face-api's backend. */
   async load() {
     let t = performance.now();
-    await kao.load("/page/");
+    const { wasm: kaoWasm } = await kao.load("/page/");
     const kaoLoad = performance.now() - t;
     t = performance.now();
     faceapi.tf.setWasmPaths("/bench/node_modules/@tensorflow/tfjs-backend-wasm/dist/");
@@ -31,7 +31,7 @@ window.bench = {
     await faceapi.nets.faceLandmark68Net.loadFromUri("/models");
     await faceapi.nets.faceRecognitionNet.loadFromUri("/models");
     const faceapiLoad = performance.now() - t;
-    return { kaoLoad, faceapiLoad, backend: faceapi.tf.getBackend(), tfjs: faceapi.tf.version_core };
+    return { kaoLoad, kaoWasm, faceapiLoad, backend: faceapi.tf.getBackend(), tfjs: faceapi.tf.version_core };
   },
 
   /**

@@ -9,17 +9,20 @@ use crate::error::{ExportError, Result};
 use crate::output::{self, Staging};
 use crate::{ExportRequest, ExportSummary, Platform};
 
-/// The WebAssembly module `wasm-bindgen` writes for kao-web.
+/// The WebAssembly module `wasm-bindgen` writes for kao-web (SIMD128, for every engine).
 pub(crate) const WASM: &str = "kao_web_bg.wasm";
-/// The files a runtime folder must have: the page, the API module, the wasm-bindgen glue
-/// and the module.
-const RUNTIME_FILES: [&str; 6] = [
+/// The files a runtime folder must have: the page, the API module, and each build's
+/// wasm-bindgen glue and module (`kao.js` loads the relaxed-SIMD build where the engine
+/// validates it, the SIMD128 one elsewhere; see `kao_harness::WASM_BUILDS`).
+const RUNTIME_FILES: [&str; 8] = [
     "index.html",
     "page.js",
     "page.css",
     "kao.js",
     "kao_web.js",
     WASM,
+    "kao_web_relaxed.js",
+    "kao_web_relaxed_bg.wasm",
 ];
 /// Where the page's `kao.load` finds the bundle.
 const MODEL_DIR: &str = "model";

@@ -2,7 +2,8 @@
 //! served on loopback, opened in headless Chromium (WebDriver) with the network cut off
 //! except for the page's own origin. `kao.identify` on held-back photos must give the
 //! native Predictor's answers (top tag and unknown flag equal, every probability within
-//! 0.01); the page's file input and its camera (Chromium's fake capture device playing a
+//! 0.01), in the relaxed-SIMD build Chromium loads and in the SIMD128 build other engines
+//! load; the page's file input and its camera (Chromium's fake capture device playing a
 //! still of a known person) must name that person.
 //!
 //! The page's screenshot lands in `$CARGO_TARGET_TMPDIR/kao-export-web/`.
@@ -241,6 +242,40 @@ async fn exported_page_answers_as_native_offline_from_files_and_camera() {
     );
     assert!(worst_file <= TOLERANCE, "{worst_file}");
     assert!(worst_pixels <= TOLERANCE, "{worst_pixels}");
+    let relaxed = browser
+        .script("return window.kao.relaxedSimd", json!([]))
+        .await;
+    assert_eq!(
+        relaxed,
+        json!(true),
+        "this Chromium has no relaxed SIMD, so the checks above ran the SIMD128 build"
+    );
+
+    // The SIMD128 build, which engines without relaxed SIMD load, answers as native too.
+    let info = browser
+        .script(
+            "return window.kao.load(undefined, { relaxedSimd: false })",
+            json!([]),
+        )
+        .await;
+    assert_eq!(info["wasm"], "kao_web_bg.wasm");
+    let mut worst_simd128 = 0f32;
+    for path in photos() {
+        let bytes = std::fs::read(&path).unwrap();
+        let what = path.file_name().unwrap().to_string_lossy().into_owned();
+        let decoded = kao_image::decode(&bytes, &kao_image::Limits::default()).unwrap();
+        let faces = native.predict(&decoded.image).unwrap();
+        let answer = browser
+            .script(IDENTIFY_BYTES, json!([b64(&bytes), "image/jpeg"]))
+            .await;
+        let (worst, flips) = compare(&what, &answer, &faces);
+        assert_eq!(flips, 0, "{what}: SIMD128 build, different unknown flag");
+        worst_simd128 = worst_simd128.max(worst);
+    }
+    eprintln!("SIMD128 build: largest probability difference from native {worst_simd128:.6}");
+    assert!(worst_simd128 <= TOLERANCE, "{worst_simd128}");
+    let info = browser.script("return window.kao.load()", json!([])).await;
+    assert_eq!(info["wasm"], "kao_web_relaxed_bg.wasm");
 
     // The page itself: a photo chosen with the file input gets a named box.
     let chosen = lfw("Colin_Powell", PHOTOS_PER_PERSON + 5);

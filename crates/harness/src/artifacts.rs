@@ -74,34 +74,23 @@ fn run(mut command: Command, what: &str) -> Result<()> {
     }
 }
 
-/// Builds the browser runtime: kao-web for `wasm32-unknown-unknown` (SIMD128 on, from
-/// `.cargo/config.toml`), `wasm-bindgen --target web` over it, and the page's files from
-/// `crates/web/www`. Returns the folder (`<target>/export/web`) that
+/// The browser module's two builds: the name wasm-bindgen gives each (`NAME.js`,
+/// `NAME_bg.wasm`) and the target features each is compiled with. Engines with
+/// WebAssembly's relaxed SIMD (Chromium since 114) run the second, whose multiply-adds
+/// are fused where the CPU can (about a tenth faster per photo, docs/export.md); the
+/// first is for the rest. A module validates whole or not at all, so the two cannot
+/// share one file; `kao.js` fetches only the one its engine validates.
+pub const WASM_BUILDS: [(&str, &str); 2] = [
+    ("kao_web", "+simd128"),
+    ("kao_web_relaxed", "+simd128,+relaxed-simd"),
+];
+
+/// Builds the browser runtime: kao-web for `wasm32-unknown-unknown` once per entry of
+/// [`WASM_BUILDS`], each through `wasm-opt` and `wasm-bindgen --target web`, and the
+/// page's files from `crates/web/www`. Returns the folder (`<target>/export/web`) that
 /// `kao export --platform web` copies. Cargo's own up-to-date check makes a rerun cheap.
 pub fn build_web_runtime() -> Result<PathBuf> {
     let root = workspace_root();
-    let mut build = cargo();
-    build.args([
-        "build",
-        "--locked",
-        "--package",
-        "kao-web",
-        "--lib",
-        "--target",
-        WASM_TARGET,
-        "--profile",
-        WASM_PROFILE,
-    ]);
-    run(
-        build,
-        "cargo build -p kao-web --target wasm32-unknown-unknown",
-    )?;
-    let wasm = export_target_dir()
-        .join(WASM_TARGET)
-        .join(WASM_PROFILE)
-        .join("kao_web.wasm");
-    let optimised = optimise_wasm(&wasm)?;
-    let out = export_target_dir().join("web");
     let expected = locked_version(&root, "wasm-bindgen")?;
     let found = wasm_bindgen_version()?;
     if found != expected {
@@ -113,21 +102,26 @@ pub fn build_web_runtime() -> Result<PathBuf> {
             ),
         });
     }
-    let mut bindgen = Command::new("wasm-bindgen");
-    bindgen
-        // The name and producers sections only help debuggers; they are a tenth of the
-        // module that every visitor would download.
-        .args([
-            "--target",
-            "web",
-            "--no-typescript",
-            "--remove-name-section",
-            "--remove-producers-section",
-            "--out-dir",
-        ])
-        .arg(&out)
-        .arg(&optimised);
-    run(bindgen, "wasm-bindgen --target web")?;
+    let out = export_target_dir().join("web");
+    for (name, features) in WASM_BUILDS {
+        let wasm = build_wasm(name, features)?;
+        let optimised = optimise_wasm(&wasm, name, features)?;
+        let mut bindgen = Command::new("wasm-bindgen");
+        bindgen
+            // The name and producers sections only help debuggers; they are a tenth of the
+            // module that every visitor would download.
+            .args([
+                "--target",
+                "web",
+                "--no-typescript",
+                "--remove-name-section",
+                "--remove-producers-section",
+                "--out-dir",
+            ])
+            .arg(&out)
+            .arg(&optimised);
+        run(bindgen, "wasm-bindgen --target web")?;
+    }
     let www = root.join("crates/web/www");
     for entry in std::fs::read_dir(&www).map_err(HarnessError::io(&www))? {
         let entry = entry.map_err(HarnessError::io(&www))?;
@@ -137,16 +131,57 @@ pub fn build_web_runtime() -> Result<PathBuf> {
     Ok(out)
 }
 
+/// rustc's module for one of [`WASM_BUILDS`]. Each build has its own target dir under
+/// `<target>/export` (different flags would otherwise rebuild the other's crates), and
+/// its flags replace `.cargo/config.toml`'s.
+fn build_wasm(name: &str, features: &str) -> Result<PathBuf> {
+    let target_dir = export_target_dir().join(format!("wasm-{name}"));
+    let mut build = cargo();
+    build
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .env(
+            "CARGO_ENCODED_RUSTFLAGS",
+            format!("-C\x1ftarget-feature={features}"),
+        )
+        .args([
+            "build",
+            "--locked",
+            "--package",
+            "kao-web",
+            "--lib",
+            "--target",
+            WASM_TARGET,
+            "--profile",
+            WASM_PROFILE,
+        ]);
+    run(
+        build,
+        &format!("cargo build -p kao-web --target {WASM_TARGET} ({features})"),
+    )?;
+    Ok(target_dir
+        .join(WASM_TARGET)
+        .join(WASM_PROFILE)
+        .join("kao_web.wasm"))
+}
+
 /// Binaryen's `wasm-opt -Oz` over rustc's module, before wasm-bindgen reads it: about a
 /// tenth smaller than rustc's own size optimisation reaches, at the same speed (see
-/// docs/export.md). Returns `<target>/export/wasm-opt/kao_web.wasm` (wasm-bindgen names
-/// its output after the input). The features are the ones the module uses; the Debian
-/// release of Binaryen does not read them from the module.
-fn optimise_wasm(wasm: &Path) -> Result<PathBuf> {
+/// docs/export.md). Returns `<target>/export/wasm-opt/NAME.wasm` (wasm-bindgen names its
+/// output after the input). The features are the ones the module uses. Under Node.js it
+/// takes about half a minute a module, so a module older than its last output is not
+/// optimised again.
+fn optimise_wasm(wasm: &Path, name: &str, features: &str) -> Result<PathBuf> {
     let dir = export_target_dir().join("wasm-opt");
     std::fs::create_dir_all(&dir).map_err(HarnessError::io(&dir))?;
-    let out = dir.join("kao_web.wasm");
-    let mut opt = Command::new("wasm-opt");
+    let out = dir.join(format!("{name}.wasm"));
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    if let (Some(done), Some(input)) = (modified(&out), modified(wasm)) {
+        if done >= input {
+            return Ok(out);
+        }
+    }
+    let partial = dir.join(format!("{name}.wasm.partial"));
+    let mut opt = Command::new(wasm_opt()?);
     opt.arg("-Oz")
         .args([
             "--enable-simd",
@@ -157,22 +192,36 @@ fn optimise_wasm(wasm: &Path) -> Result<PathBuf> {
             "--enable-multivalue",
             "--enable-reference-types",
         ])
+        .args(
+            features
+                .contains("relaxed-simd")
+                .then_some("--enable-relaxed-simd"),
+        )
         .arg(wasm)
         .arg("-o")
-        .arg(&out);
-    match opt.status() {
-        Ok(status) if status.success() => Ok(out),
-        Ok(status) => Err(HarnessError::Command {
-            command: "wasm-opt -Oz".into(),
-            message: format!("failed ({status})"),
-        }),
-        Err(e) => Err(HarnessError::Command {
-            command: "wasm-opt".into(),
-            message: format!(
-                "{e}: install Binaryen (Debian: apt-get install binaryen; .ci/run does)"
-            ),
-        }),
+        .arg(&partial);
+    run(opt, &format!("wasm-opt -Oz {}", wasm.display()))?;
+    std::fs::rename(&partial, &out).map_err(HarnessError::io(&out))?;
+    Ok(out)
+}
+
+/// Binaryen's `wasm-opt` from the npm package that `xtask/wasm-opt/package-lock.json`
+/// pins, installed there by `npm ci` on first use. Debian's Binaryen (108) predates the
+/// final opcodes of relaxed SIMD and cannot read the relaxed build.
+fn wasm_opt() -> Result<PathBuf> {
+    let dir = workspace_root().join("xtask/wasm-opt");
+    let bin = dir.join("node_modules/.bin/wasm-opt");
+    if !bin.is_file() {
+        let mut npm = Command::new("npm");
+        npm.current_dir(&dir)
+            .args(["ci", "--silent", "--no-audit", "--no-fund"]);
+        run(
+            npm,
+            "npm ci in xtask/wasm-opt (Binaryen's wasm-opt; needs Node.js and npm, \
+             Debian: apt-get install nodejs npm, which .ci/run does)",
+        )?;
     }
+    Ok(bin)
 }
 
 /// Builds a statically linked `kao` for Linux x86-64 (musl) and returns its path

@@ -5,7 +5,9 @@ mod error;
 mod server;
 pub mod trained;
 
-pub use artifacts::{build_static_kao, build_web_runtime, export_target_dir, workspace_root};
+pub use artifacts::{
+    build_static_kao, build_web_runtime, export_target_dir, workspace_root, WASM_BUILDS,
+};
 pub use error::{HarnessError, Result};
 pub use server::StaticServer;
 

@@ -9,9 +9,27 @@
 // boundingBox as fractions of the image, predictions, unknown and picked).
 // Everything is fetched from the base URL's folder; nothing else is requested.
 
-import init, { Files, Model } from "./kao_web.js";
-
 let model = null;
+
+/**
+ * Whether this engine has WebAssembly's relaxed SIMD: a module of one function using
+ * `f32x4.relaxed_madd` validates. The runtime comes in two builds (docs/export.md):
+ * `kao_web_relaxed_bg.wasm`, whose multiply-adds the engine may fuse, and
+ * `kao_web_bg.wasm` (SIMD128 only) for engines without the proposal.
+ */
+export const relaxedSimd = WebAssembly.validate(
+  new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version 1
+    0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, // type: () -> v128
+    0x03, 0x02, 0x01, 0x00, // one function of that type
+    0x0a, 0x1c, 0x01, 0x1a, 0x00, // code: one body of 26 bytes, no locals
+    0x43, 0x00, 0x00, 0x80, 0x3f, 0xfd, 0x13, // f32x4.splat(1.0)
+    0x43, 0x00, 0x00, 0x80, 0x3f, 0xfd, 0x13, // f32x4.splat(1.0)
+    0x43, 0x00, 0x00, 0x80, 0x3f, 0xfd, 0x13, // f32x4.splat(1.0)
+    0xfd, 0x85, 0x02, // f32x4.relaxed_madd
+    0x0b, // end
+  ]),
+);
 
 /** The folder `url` names, ending in a slash, resolved against the page. */
 function folder(url) {
@@ -29,11 +47,16 @@ async function fetchBytes(url) {
 /**
  * Loads the WebAssembly module and the model under `baseUrl` (default: the folder this
  * module was loaded from). Resolves to the model's description: project, iteration,
- * iterationNumber, publishedName, files and tags.
+ * iterationNumber, publishedName, files and tags, plus `wasm`, the module file in use.
+ * `options.relaxedSimd: false` loads the SIMD128 build even where the engine has relaxed
+ * SIMD (the default is the faster build the engine can run).
  */
-export async function load(baseUrl) {
+export async function load(baseUrl, options = {}) {
   const base = baseUrl === undefined ? new URL("./", import.meta.url) : folder(baseUrl);
-  await init({ module_or_path: new URL("kao_web_bg.wasm", base) });
+  const build = (options.relaxedSimd ?? relaxedSimd) && relaxedSimd ? "kao_web_relaxed" : "kao_web";
+  const { default: init, Files, Model } = await import(`./${build}.js`);
+  const wasm = `${build}_bg.wasm`;
+  await init({ module_or_path: new URL(wasm, base) });
   const index = await fetchBytes(new URL("model/bundle.json", base));
   const bundle = JSON.parse(new TextDecoder().decode(index));
   const files = new Files();
@@ -44,7 +67,7 @@ export async function load(baseUrl) {
   for (const [name, bytes] of fetched) files.add(name, bytes);
   model?.free();
   model = new Model(files);
-  return JSON.parse(model.info());
+  return { ...JSON.parse(model.info()), wasm };
 }
 
 /** Whether `load` has finished. */

@@ -165,9 +165,11 @@ impl Conv3x3Pool {
 
     /// [`Self::pooled_row_avx2`] on WebAssembly's 4-lane vectors: eight conv columns of
     /// both conv rows for two output channels in eight accumulators (each input vector
-    /// loaded once for both channels), multiplies and adds (no fused form), the 2×2 max
+    /// loaded once for both channels), [`super::simd128::madd`] steps, the 2×2 max
     /// across the rows and then across column pairs by shuffles.
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    // The half q indexes both the accumulators and the input row's offset.
+    #[allow(clippy::needless_range_loop)]
     unsafe fn pooled_row_simd128(
         &self,
         image: &[f32],
@@ -210,7 +212,7 @@ impl Conv3x3Pool {
                             for q in 0..2 {
                                 let x = v128_load(row.add(4 * q) as *const v128);
                                 for (ch, wv) in weights.iter().enumerate() {
-                                    acc[ch][r][q] = f32x4_add(acc[ch][r][q], f32x4_mul(x, *wv));
+                                    acc[ch][r][q] = super::simd128::madd(acc[ch][r][q], x, *wv);
                                 }
                             }
                         }

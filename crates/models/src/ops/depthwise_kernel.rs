@@ -282,16 +282,19 @@ mod avx2 {
 }
 
 /// The row on WebAssembly's 4-lane vectors, eight columns (two vectors) at a time, then
-/// four, the scalar row's arithmetic lane by lane; the last 1–3 columns through the scalar
-/// row.
+/// four, the scalar row's sum lane by lane in [`madd`] steps (fused in the relaxed-SIMD
+/// build); the last 1–3 columns through the scalar row.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod simd128 {
     use std::arch::wasm32::*;
 
     use super::ChannelEpilogue;
+    use crate::ops::simd128::madd;
 
     /// # Safety
     /// Each `taps[k]` must point at `out.len()` readable floats.
+    // Tap k indexes both the tap pointers and the weights.
+    #[allow(clippy::needless_range_loop)]
     pub(super) unsafe fn row3x3(
         taps: [*const f32; 9],
         w: &[f32; 9],
@@ -309,8 +312,8 @@ mod simd128 {
             let mut a0 = f32x4_mul(load(0, 0), wv[0]);
             let mut a1 = f32x4_mul(load(0, 4), wv[0]);
             for k in 1..9 {
-                a0 = f32x4_add(a0, f32x4_mul(load(k, 0), wv[k]));
-                a1 = f32x4_add(a1, f32x4_mul(load(k, 4), wv[k]));
+                a0 = madd(a0, load(k, 0), wv[k]);
+                a1 = madd(a1, load(k, 4), wv[k]);
             }
             let a0 = activate(f32x4_add(f32x4_mul(a0, scale), shift));
             let a1 = activate(f32x4_add(f32x4_mul(a1, scale), shift));
@@ -322,7 +325,7 @@ mod simd128 {
             let load = |k: usize| v128_load(taps[k].add(x) as *const v128);
             let mut a = f32x4_mul(load(0), wv[0]);
             for k in 1..9 {
-                a = f32x4_add(a, f32x4_mul(load(k), wv[k]));
+                a = madd(a, load(k), wv[k]);
             }
             v128_store(
                 dst.add(x) as *mut v128,

@@ -11,6 +11,8 @@ mod panel_gemm;
 mod panel_gemm_simd128;
 mod pointwise;
 pub mod pool;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod simd128;
 mod winograd;
 
 pub use conv::Conv2d;

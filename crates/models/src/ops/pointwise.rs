@@ -96,6 +96,20 @@ impl candle_core::CustomOp1 for PointwiseConv2d {
                 let out0 = img * cout * plane + j0;
                 // SAFETY: this task alone writes columns j0..j0+cols of image img's rows,
                 // all inside the allocation of `len` floats.
+                #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+                unsafe {
+                    super::panel_gemm_simd128::multiply_lanes(
+                        &self.packed,
+                        input[img * cin * plane + j0..].as_ptr(),
+                        plane,
+                        cols,
+                        dst.at(out0),
+                        plane,
+                        &self.epilogue,
+                    );
+                }
+                // SAFETY: as above.
+                #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
                 unsafe {
                     panel_gemm::multiply_into(
                         &self.packed,

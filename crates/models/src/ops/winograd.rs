@@ -12,8 +12,8 @@
 //! operation across a row of tiles, which the compiler vectorises.
 //!
 //! The browser build uses it for the recognition net's 3×3 layers, where it is the largest
-//! single saving: WebAssembly has 4-lane vectors without fused multiply-add, so products
-//! cost twice what they do under AVX2/FMA. Native builds keep the direct implicit GEMM
+//! single saving: WebAssembly has 4-lane vectors (and fused multiply-add only under relaxed
+//! SIMD), so products cost two to four times what they do under AVX2/FMA. Native builds keep the direct implicit GEMM
 //! (its results are the ones the golden tests pin); the tests here hold the two together.
 //! The transforms' constants (up to 8, and sixths) cost some precision against the direct
 //! sum: about 1e-6 of the values' size, far inside the networks' tolerance.
