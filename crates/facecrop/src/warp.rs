@@ -62,51 +62,14 @@ fn sample(raw: &[u8], stride: usize, w: i64, h: i64, sx: f64, sy: f64) -> Rgb<u8
     for (c, v) in p.iter_mut().enumerate() {
         let top = at(x0, y0, c) * (1.0 - fx) + at(x0 + 1, y0, c) * fx;
         let bottom = at(x0, y0 + 1, c) * (1.0 - fx) + at(x0 + 1, y0 + 1, c) * fx;
-        *v = round_half_away(top * (1.0 - fy) + bottom * fy).clamp(0.0, 255.0) as u8;
+        *v = (top * (1.0 - fy) + bottom * fy).round().clamp(0.0, 255.0) as u8;
     }
     Rgb(p)
-}
-
-/// `v.round()` (halves away from zero) built on `trunc`: WebAssembly has `trunc` as an
-/// instruction but rounds to nearest only with ties to even, so `round` there is a library
-/// call, once per channel of every chip pixel. Exact: `v − trunc(v)` loses no bits (the two
-/// are within a factor of two, or `trunc(v)` is 0).
-#[inline(always)]
-fn round_half_away(v: f64) -> f64 {
-    let t = v.trunc();
-    let d = v - t;
-    if d >= 0.5 {
-        t + 1.0
-    } else if d <= -0.5 {
-        t - 1.0
-    } else {
-        t
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn round_half_away_is_round() {
-        let mut values = vec![
-            0.0,
-            -0.0,
-            0.5,
-            -0.5,
-            1.5,
-            2.5,
-            -2.5,
-            254.5,
-            0.49999999999999994,
-        ];
-        values.extend((0..100_000).map(|i| f64::from(i) * 0.0027 - 20.0));
-        values.extend((0..512).map(|i| f64::from(i) / 2.0));
-        for v in values {
-            assert_eq!(round_half_away(v), v.round(), "{v}");
-        }
-    }
 
     #[test]
     fn identity_at_integer_positions_copies_pixels() {
