@@ -131,7 +131,7 @@ impl Conv2d {
     fn winograd_for(&self, h: usize, w: usize) -> Option<&Winograd3x3> {
         self.winograd
             .as_ref()
-            .filter(|_| Winograd3x3::worth_it(h, w))
+            .filter(|winograd| winograd.worth_it(h, w))
     }
 
     /// `self.forward(x)` (or `forward_add_relu` with `shortcut`) through [`Winograd3x3`]

@@ -36,6 +36,9 @@ const OUT: usize = 4;
 const TILE: usize = 6;
 /// Transformed values per tile.
 const POINTS: usize = TILE * TILE;
+/// The transforms' cost per tile and channel, in channel pairs' worth of products (see
+/// [`Winograd3x3::worth_it`]).
+const TRANSFORM_CHANNELS: usize = 32;
 
 /// `G·g` for one kernel column or row `g`.
 fn weight_1d(g: [f32; 3]) -> [f32; TILE] {
@@ -85,13 +88,19 @@ impl Winograd3x3 {
     }
 
     /// Whether the transform saves work for an `h`×`w` input: 36 products per tile and
-    /// channel pair against 9 per output pixel, with transforms on top. A plane of one tile
-    /// (the 256-channel layers' 3×3) is left to the direct kernel: its 36 products are
-    /// fewer than 81, but they read four times the weights (megabytes there), and the
-    /// direct kernel measured no slower.
-    pub fn worth_it(h: usize, w: usize) -> bool {
+    /// channel pair against 9 per output pixel, plus transforms, which are per tile and
+    /// channel, so they cost about as much as the products of [`TRANSFORM_CHANNELS`]
+    /// channel pairs and matter less the more channels there are. With `c` the smaller
+    /// channel count: `36·tiles·(c + 32) ≤ 9·h·w·c`. That takes the recognition net's 35×35,
+    /// 18×18 and 9×9 layers, and its 5×5 ones with 256 channels (13–19 % faster than direct
+    /// in Chromium), not a 5×5 plane of 32 channels. A plane of one tile (the 256-channel
+    /// layers' 3×3) is left to the direct kernel: its 36 products are fewer than 81, but
+    /// they read four times the weights (megabytes there), and the direct kernel measured
+    /// no slower.
+    pub fn worth_it(&self, h: usize, w: usize) -> bool {
         let tiles = h.div_ceil(OUT) * w.div_ceil(OUT);
-        tiles > 1 && 2 * POINTS * tiles <= 9 * h * w
+        let c = self.in_channels.min(self.out_channels);
+        tiles > 1 && POINTS * tiles * (c + TRANSFORM_CHANNELS) <= 9 * h * w * c
     }
 
     /// `out = epilogue(conv(input))` (and `relu(… + residual)` with `residual`), `input`
@@ -335,7 +344,30 @@ fn output_row<'a>(m: impl Fn(usize) -> &'a [f32], tw: usize, z: &mut [f32]) -> &
 mod tests {
     use candle_core::{Device, Tensor};
 
+    use super::Winograd3x3;
     use crate::ops::{Conv2d, Padding};
+
+    /// The rule's choices for the recognition net's stride-1 3×3 layers (side, channels),
+    /// and a small plane of few channels, where the transforms would not pay.
+    #[test]
+    fn worth_it_takes_the_planes_it_was_measured_on() {
+        for (side, channels, expected) in [
+            (35, 32, true),
+            (18, 64, true),
+            (9, 128, true),
+            (5, 256, true),
+            (3, 256, false),
+            (5, 32, false),
+        ] {
+            let weights = vec![0f32; channels * channels * 9];
+            let winograd = Winograd3x3::from_oihw(&weights, channels, channels);
+            assert_eq!(
+                winograd.worth_it(side, side),
+                expected,
+                "{side}×{side}, {channels} channels"
+            );
+        }
+    }
 
     /// Against the direct kernel (itself tested against candle's conv2d): odd and even
     /// sides, batches, channel counts across whole and partial panels, with the epilogue
