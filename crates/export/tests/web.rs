@@ -199,25 +199,32 @@ async fn exported_page_answers_as_native_offline_from_files_and_camera() {
     // <img> (the browser's JPEG decoder), and as the native decoder's pixels (ImageData).
     // The first and the last must match native; the <img> path shows what decoding alone
     // changes.
+    // Each photo's name, bytes, native pixels and native answer.
+    let cases: Vec<_> = photos()
+        .into_iter()
+        .map(|path| {
+            let bytes = std::fs::read(&path).unwrap();
+            let what = path.file_name().unwrap().to_string_lossy().into_owned();
+            let decoded = kao_image::decode(&bytes, &kao_image::Limits::default()).unwrap();
+            let faces = native.predict(&decoded.image).unwrap();
+            (what, bytes, decoded, faces)
+        })
+        .collect();
     let (mut worst_file, mut worst_img, mut worst_pixels) = (0f32, 0f32, 0f32);
     let (mut flips_img, mut photos_checked) = (0, 0);
-    for path in photos() {
-        let bytes = std::fs::read(&path).unwrap();
-        let what = path.file_name().unwrap().to_string_lossy().into_owned();
-        let decoded = kao_image::decode(&bytes, &kao_image::Limits::default()).unwrap();
-        let faces = native.predict(&decoded.image).unwrap();
+    for (what, bytes, decoded, faces) in &cases {
         let answer = browser
-            .script(IDENTIFY_BYTES, json!([b64(&bytes), "image/jpeg"]))
+            .script(IDENTIFY_BYTES, json!([b64(bytes), "image/jpeg"]))
             .await;
-        let (worst, flips) = compare(&what, &answer, &faces);
+        let (worst, flips) = compare(what, &answer, faces);
         assert_eq!(flips, 0, "{what}: file, different unknown flag");
         worst_file = worst_file.max(worst);
         assert_eq!(answer["project"], summary.info.project);
         assert_eq!(answer["iteration"], summary.info.iteration_id);
         let answer = browser
-            .script(IDENTIFY_IMG, json!([b64(&bytes), "image/jpeg"]))
+            .script(IDENTIFY_IMG, json!([b64(bytes), "image/jpeg"]))
             .await;
-        let (worst, flips) = compare(&what, &answer, &faces);
+        let (worst, flips) = compare(what, &answer, faces);
         worst_img = worst_img.max(worst);
         flips_img += flips;
         let rgba: Vec<u8> = decoded
@@ -229,7 +236,7 @@ async fn exported_page_answers_as_native_offline_from_files_and_camera() {
         let answer = browser
             .script(IDENTIFY_PIXELS, json!([b64(&rgba), w, h]))
             .await;
-        let (worst, flips) = compare(&what, &answer, &faces);
+        let (worst, flips) = compare(what, &answer, faces);
         assert_eq!(flips, 0, "{what}: same pixels, different unknown flag");
         worst_pixels = worst_pixels.max(worst);
         photos_checked += 1;
@@ -260,15 +267,11 @@ async fn exported_page_answers_as_native_offline_from_files_and_camera() {
         .await;
     assert_eq!(info["wasm"], "kao_web_bg.wasm");
     let mut worst_simd128 = 0f32;
-    for path in photos() {
-        let bytes = std::fs::read(&path).unwrap();
-        let what = path.file_name().unwrap().to_string_lossy().into_owned();
-        let decoded = kao_image::decode(&bytes, &kao_image::Limits::default()).unwrap();
-        let faces = native.predict(&decoded.image).unwrap();
+    for (what, bytes, _, faces) in &cases {
         let answer = browser
-            .script(IDENTIFY_BYTES, json!([b64(&bytes), "image/jpeg"]))
+            .script(IDENTIFY_BYTES, json!([b64(bytes), "image/jpeg"]))
             .await;
-        let (worst, flips) = compare(&what, &answer, &faces);
+        let (worst, flips) = compare(what, &answer, faces);
         assert_eq!(flips, 0, "{what}: SIMD128 build, different unknown flag");
         worst_simd128 = worst_simd128.max(worst);
     }
