@@ -13,6 +13,11 @@ mod pointwise;
 pub mod pool;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod simd128;
+#[cfg(any(
+    target_arch = "x86_64",
+    all(target_arch = "wasm32", target_feature = "simd128")
+))]
+mod simd_blocking;
 mod winograd;
 
 pub use conv::Conv2d;

@@ -373,10 +373,9 @@ unsafe fn conv_columns_generic(
 mod avx2 {
     use std::arch::x86_64::*;
 
-    use super::{
-        Activation, ConvColumns, PackedWeights, RowEpilogue, Segment, COLUMNS, DEPTH_BLOCK, PANEL,
-    };
+    use super::{Activation, ConvColumns, PackedWeights, RowEpilogue, COLUMNS, PANEL};
     use crate::ops::epilogue::avx2::activate;
+    use crate::ops::simd_blocking::{for_each_panel, for_each_step, ConvTile, Step};
 
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn conv_columns(
@@ -389,49 +388,22 @@ mod avx2 {
         out: *mut f32,
     ) {
         let n_cols = c.col_in.len();
-        for r in (row0..row0 + n_rows).step_by(PANEL) {
-            let tile = ConvTile {
-                panel: w.panel(r / PANEL).as_ptr(),
-                input: c.input.as_ptr(),
-                segments: c.segments,
-                step: c.step,
-                row: r,
-                live: (row0 + n_rows - r).min(PANEL),
-                row_stride: c.row_stride,
-                epilogue,
-                residual,
-                out,
-            };
+        for_each_panel(w, row0, n_rows, c, epilogue, residual, out, |tile| {
             let mut j = 0;
             while j + COLUMNS <= n_cols {
-                conv_tile::<COLUMNS>(&tile, &c.col_in[j..], &c.col_out[j..]);
+                conv_tile::<COLUMNS>(tile, &c.col_in[j..], &c.col_out[j..]);
                 j += COLUMNS;
             }
             let (col_in, col_out) = (&c.col_in[j..], &c.col_out[j..]);
             match n_cols - j {
-                1 => conv_tile::<1>(&tile, col_in, col_out),
-                2 => conv_tile::<2>(&tile, col_in, col_out),
-                3 => conv_tile::<3>(&tile, col_in, col_out),
-                4 => conv_tile::<4>(&tile, col_in, col_out),
-                5 => conv_tile::<5>(&tile, col_in, col_out),
+                1 => conv_tile::<1>(tile, col_in, col_out),
+                2 => conv_tile::<2>(tile, col_in, col_out),
+                3 => conv_tile::<3>(tile, col_in, col_out),
+                4 => conv_tile::<4>(tile, col_in, col_out),
+                5 => conv_tile::<5>(tile, col_in, col_out),
                 _ => {}
             }
-        }
-    }
-
-    /// One panel of a convolution, shared by its column tiles.
-    struct ConvTile<'a> {
-        panel: *const f32,
-        input: *const f32,
-        segments: &'a [Segment],
-        step: usize,
-        /// The panel's first output row.
-        row: usize,
-        live: usize,
-        row_stride: usize,
-        epilogue: &'a RowEpilogue,
-        residual: Option<*const f32>,
-        out: *mut f32,
+        });
     }
 
     /// `P` columns × one panel over the whole depth: each step broadcasts `P` input values
@@ -520,46 +492,22 @@ mod avx2 {
         out: *mut f32,
         ldo: usize,
     ) {
-        for r in (0..n_rows).step_by(PANEL) {
-            let live = (n_rows - r).min(PANEL);
-            let dst = out.add(r * ldo);
-            for k0 in (0..w.depth).step_by(DEPTH_BLOCK) {
-                let step = Step {
-                    depth: DEPTH_BLOCK.min(w.depth - k0),
-                    panel: w.panel((row0 + r) / PANEL).as_ptr().add(k0 * PANEL),
-                    ldb,
-                    ldo,
-                    live,
-                    accumulate: k0 > 0,
-                };
-                let b = b.as_ptr().add(k0 * ldb);
-                let mut j = 0;
-                while j + COLUMNS <= n_cols {
-                    tile::<COLUMNS>(&step, b.add(j), dst.add(j));
-                    j += COLUMNS;
-                }
-                let (b, dst) = (b.add(j), dst.add(j));
-                match n_cols - j {
-                    1 => tile::<1>(&step, b, dst),
-                    2 => tile::<2>(&step, b, dst),
-                    3 => tile::<3>(&step, b, dst),
-                    4 => tile::<4>(&step, b, dst),
-                    5 => tile::<5>(&step, b, dst),
-                    _ => {}
-                }
+        for_each_step(w, row0, n_rows, b, ldb, out, ldo, |step, b, dst| {
+            let mut j = 0;
+            while j + COLUMNS <= n_cols {
+                tile::<COLUMNS>(step, b.add(j), dst.add(j));
+                j += COLUMNS;
             }
-        }
-    }
-
-    /// One panel over one block of the depth.
-    struct Step {
-        depth: usize,
-        panel: *const f32,
-        ldb: usize,
-        ldo: usize,
-        live: usize,
-        /// Add to the sums already in `out` (every block but the first).
-        accumulate: bool,
+            let (b, dst) = (b.add(j), dst.add(j));
+            match n_cols - j {
+                1 => tile::<1>(step, b, dst),
+                2 => tile::<2>(step, b, dst),
+                3 => tile::<3>(step, b, dst),
+                4 => tile::<4>(step, b, dst),
+                5 => tile::<5>(step, b, dst),
+                _ => {}
+            }
+        });
     }
 
     /// `P` columns × one panel: each step broadcasts `P` activations against the panel's

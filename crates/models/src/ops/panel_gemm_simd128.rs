@@ -13,8 +13,9 @@
 use std::arch::wasm32::*;
 
 use super::epilogue::simd128::activate;
-use super::panel_gemm::{ConvColumns, PackedWeights, RowEpilogue, Segment, DEPTH_BLOCK, PANEL};
+use super::panel_gemm::{ConvColumns, PackedWeights, RowEpilogue, PANEL};
 use super::simd128::madd;
+use super::simd_blocking::{for_each_panel, for_each_step, ConvTile, Step};
 
 /// Columns per microkernel call: 2 × 4 accumulators, the panel's 4 weight vectors, a
 /// broadcast and a product fit the 16 vector registers of an x86-64 host. With 3 columns
@@ -34,41 +35,16 @@ pub(super) unsafe fn multiply(
     out: *mut f32,
     ldo: usize,
 ) {
-    for r in (0..n_rows).step_by(PANEL) {
-        let live = (n_rows - r).min(PANEL);
-        let dst = out.add(r * ldo);
-        for k0 in (0..w.depth()).step_by(DEPTH_BLOCK) {
-            let step = Step {
-                depth: DEPTH_BLOCK.min(w.depth() - k0),
-                panel: w.panel((row0 + r) / PANEL).as_ptr().add(k0 * PANEL),
-                ldb,
-                ldo,
-                live,
-                accumulate: k0 > 0,
-            };
-            let b = b.as_ptr().add(k0 * ldb);
-            let mut j = 0;
-            while j + COLUMNS <= n_cols {
-                tile::<COLUMNS>(&step, b.add(j), dst.add(j));
-                j += COLUMNS;
-            }
-            let (b, dst) = (b.add(j), dst.add(j));
-            if j < n_cols {
-                tile::<1>(&step, b, dst);
-            }
+    for_each_step(w, row0, n_rows, b, ldb, out, ldo, |step, b, dst| {
+        let mut j = 0;
+        while j + COLUMNS <= n_cols {
+            tile::<COLUMNS>(step, b.add(j), dst.add(j));
+            j += COLUMNS;
         }
-    }
-}
-
-/// One panel over one block of the depth.
-struct Step {
-    depth: usize,
-    panel: *const f32,
-    ldb: usize,
-    ldo: usize,
-    live: usize,
-    /// Add to the sums already in `out` (every block but the first).
-    accumulate: bool,
+        if j < n_cols {
+            tile::<1>(step, b.add(j), dst.add(j));
+        }
+    });
 }
 
 // Column i indexes the sums, the accumulators and the input alike.
@@ -133,44 +109,16 @@ pub(super) unsafe fn conv_columns(
     out: *mut f32,
 ) {
     let n_cols = c.col_in.len();
-    for r in (row0..row0 + n_rows).step_by(PANEL) {
-        let tile = ConvTile {
-            panel: w.panel(r / PANEL).as_ptr(),
-            input: c.input.as_ptr(),
-            segments: c.segments,
-            step: c.step,
-            row: r,
-            live: (row0 + n_rows - r).min(PANEL),
-            row_stride: c.row_stride,
-            epilogue,
-            residual,
-            out,
-        };
+    for_each_panel(w, row0, n_rows, c, epilogue, residual, out, |tile| {
         let mut j = 0;
         while j + COLUMNS <= n_cols {
-            conv_tile::<COLUMNS>(&tile, &c.col_in[j..], &c.col_out[j..]);
+            conv_tile::<COLUMNS>(tile, &c.col_in[j..], &c.col_out[j..]);
             j += COLUMNS;
         }
-        let (col_in, col_out) = (&c.col_in[j..], &c.col_out[j..]);
         if j < n_cols {
-            conv_tile::<1>(&tile, col_in, col_out);
+            conv_tile::<1>(tile, &c.col_in[j..], &c.col_out[j..]);
         }
-    }
-}
-
-/// One panel of a convolution, shared by its column tiles.
-struct ConvTile<'a> {
-    panel: *const f32,
-    input: *const f32,
-    segments: &'a [Segment],
-    step: usize,
-    /// The panel's first output row.
-    row: usize,
-    live: usize,
-    row_stride: usize,
-    epilogue: &'a RowEpilogue,
-    residual: Option<*const f32>,
-    out: *mut f32,
+    });
 }
 
 /// `P` columns × one panel over the whole depth: each step broadcasts `P` input values
