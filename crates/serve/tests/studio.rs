@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::data::shared;
-use common::server::{client, start_root, Running, KEY, TRAINING_KEY};
+use common::server::{client, start_root, training_call, Running, KEY, TRAINING_KEY};
 use kao_webdriver::{available, keys, Browser};
 use serde_json::{json, Value};
 
@@ -33,30 +33,16 @@ const SHOWN_ERRORS: &str = ".status.error, #banner:not([hidden])";
 
 /// The Training API, as a script would call it.
 struct Api {
-    http: reqwest::Client,
-    base: String,
+    addr: std::net::SocketAddr,
 }
 
 impl Api {
     fn new(server: &Running) -> Api {
-        Api {
-            http: client(),
-            base: server.url("/customvision/v3.3/training"),
-        }
+        Api { addr: server.addr }
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut r = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .header("Training-Key", TRAINING_KEY);
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        let r = r.send().await.unwrap();
-        let status = r.status().as_u16();
-        let text = r.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        training_call(self.addr, method, path, body).await
     }
 
     /// The project's tag of this name.

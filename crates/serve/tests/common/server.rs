@@ -31,30 +31,14 @@ impl Running {
         ))
     }
 
-    /// A Training API (v3.3) call with the Training-Key: the status and the JSON body
-    /// (`Null` when the body is not JSON).
+    /// [`training_call`] to this server.
     pub async fn training(
         &self,
         method: reqwest::Method,
         path: &str,
         body: Option<serde_json::Value>,
     ) -> (u16, serde_json::Value) {
-        let mut r = client()
-            .request(
-                method,
-                self.url(&format!("/customvision/v3.3/training{path}")),
-            )
-            .header("Training-Key", TRAINING_KEY);
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        let r = r.send().await.unwrap();
-        let status = r.status().as_u16();
-        let text = r.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
-        )
+        training_call(self.addr, method, path, body).await
     }
 
     /// Asks for a graceful stop and waits until the server has finished.
@@ -108,6 +92,33 @@ async fn run(config: ServeConfig) -> Running {
         stop: Some(tx),
         handle: Some(handle),
     }
+}
+
+/// A Training API (v3.3) call with the Training-Key to the server at `addr`: the status
+/// and the JSON body (`Null` when the body is not JSON). A free function for tests that
+/// keep only the address while the server's handle is stopped elsewhere.
+pub async fn training_call(
+    addr: SocketAddr,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let mut r = client()
+        .request(
+            method,
+            format!("http://{addr}/customvision/v3.3/training{path}"),
+        )
+        .header("Training-Key", TRAINING_KEY);
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    let r = r.send().await.unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
 }
 
 pub fn client() -> reqwest::Client {
