@@ -375,7 +375,7 @@ mod avx2 {
 
     use super::{Activation, ConvColumns, PackedWeights, RowEpilogue, COLUMNS, PANEL};
     use crate::ops::epilogue::avx2::activate;
-    use crate::ops::simd_blocking::{for_each_panel, for_each_step, ConvTile, Step};
+    use crate::ops::simd_blocking::{for_each_panel, for_each_step, store_columns, ConvTile, Step};
 
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn conv_columns(
@@ -408,7 +408,7 @@ mod avx2 {
 
     /// `P` columns × one panel over the whole depth: each step broadcasts `P` input values
     /// (one per column, from the column's own base) against the panel's 16 weights.
-    // The store walks the sums by row (channel) across columns: a transposition.
+    // Column i indexes the bases and the accumulators alike.
     #[allow(clippy::needless_range_loop)]
     #[inline]
     #[target_feature(enable = "avx2,fma")]
@@ -455,29 +455,7 @@ mod avx2 {
             _mm256_storeu_ps(sums[i].as_mut_ptr(), lo[i]);
             _mm256_storeu_ps(sums[i].as_mut_ptr().add(8), hi[i]);
         }
-        // Column i of row r goes to out[at[i] + r·row_stride].
-        let mut at = [0usize; P];
-        for i in 0..P {
-            at[i] = col_out[i] + t.row * t.row_stride;
-        }
-        match t.residual {
-            None => {
-                for r in 0..t.live {
-                    let dst = t.out.add(r * t.row_stride);
-                    for i in 0..P {
-                        *dst.add(at[i]) = sums[i][r];
-                    }
-                }
-            }
-            Some(res) => {
-                for r in 0..t.live {
-                    let (dst, res) = (t.out.add(r * t.row_stride), res.add(r * t.row_stride));
-                    for i in 0..P {
-                        *dst.add(at[i]) = (sums[i][r] + *res.add(at[i])).max(0.0);
-                    }
-                }
-            }
-        }
+        store_columns(t, col_out, &sums);
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -15,7 +15,7 @@ use std::arch::wasm32::*;
 use super::epilogue::simd128::activate;
 use super::panel_gemm::{ConvColumns, PackedWeights, RowEpilogue, PANEL};
 use super::simd128::madd;
-use super::simd_blocking::{for_each_panel, for_each_step, ConvTile, Step};
+use super::simd_blocking::{for_each_panel, for_each_step, store_columns, ConvTile, Step};
 
 /// Columns per microkernel call: 2 × 4 accumulators, the panel's 4 weight vectors, a
 /// broadcast and a product fit the 16 vector registers of an x86-64 host. With 3 columns
@@ -124,7 +124,7 @@ pub(super) unsafe fn conv_columns(
 /// `P` columns × one panel over the whole depth: each step broadcasts `P` input values
 /// (one per column, from the column's own base) against the panel's 16 weights; then the
 /// epilogue on the sums in registers (channels are the lanes) and one store per value.
-// The store walks the sums by row (channel) across columns: a transposition.
+// Column i indexes the bases and the accumulators alike.
 #[allow(clippy::needless_range_loop)]
 #[inline(always)]
 unsafe fn conv_tile<const P: usize>(t: &ConvTile, col_in: &[usize], col_out: &[usize]) {
@@ -159,30 +159,7 @@ unsafe fn conv_tile<const P: usize>(t: &ConvTile, col_in: &[usize], col_out: &[u
             v128_store(sums[i].as_mut_ptr().add(4 * q) as *mut v128, v);
         }
     }
-    // Column i of row r goes to out[at[i] + r·row_stride].
-    let mut at = [0usize; P];
-    for i in 0..P {
-        at[i] = col_out[i] + t.row * t.row_stride;
-    }
-    match t.residual {
-        None => {
-            for r in 0..t.live {
-                let dst = t.out.add(r * t.row_stride);
-                for i in 0..P {
-                    *dst.add(at[i]) = sums[i][r];
-                }
-            }
-        }
-        Some(res) => {
-            for r in 0..t.live {
-                let (dst, res) = (t.out.add(r * t.row_stride), res.add(r * t.row_stride));
-                for i in 0..P {
-                    let v = sums[i][r] + *res.add(at[i]);
-                    *dst.add(at[i]) = if v > 0.0 { v } else { 0.0 };
-                }
-            }
-        }
-    }
+    store_columns(t, col_out, &sums);
 }
 
 /// Rows per step of [`multiply_lanes`]: 4 rows × 2 vectors of columns are 8 accumulators,

@@ -4,6 +4,7 @@
 //! AVX2, 2 under SIMD128, and their tails) in the closure it passes.
 
 use super::panel_gemm::{ConvColumns, PackedWeights, RowEpilogue, Segment, DEPTH_BLOCK, PANEL};
+use super::pool::max;
 
 /// One panel over one block of the depth: what each microkernel call of a SIMD
 /// [`super::panel_gemm::multiply_into`] gets.
@@ -94,5 +95,41 @@ pub(crate) unsafe fn for_each_panel(
             residual,
             out,
         });
+    }
+}
+
+/// Stores `P` columns' finished sums (`sums[i][r]`: column `i`, the panel's row `r`) into
+/// their output planes, a transposition: column `i` of row `r` goes to
+/// `out[col_out[i] + (row + r)·row_stride]`, or `relu(sum + residual)` there with a
+/// residual. The stores are scalar in both ISAs: the columns are far apart in the planes.
+// Column i indexes the sums and the output offsets alike.
+#[allow(clippy::needless_range_loop)]
+#[inline(always)]
+pub(crate) unsafe fn store_columns<const P: usize>(
+    t: &ConvTile,
+    col_out: &[usize],
+    sums: &[[f32; PANEL]; P],
+) {
+    let mut at = [0usize; P];
+    for i in 0..P {
+        at[i] = col_out[i] + t.row * t.row_stride;
+    }
+    match t.residual {
+        None => {
+            for r in 0..t.live {
+                let dst = t.out.add(r * t.row_stride);
+                for i in 0..P {
+                    *dst.add(at[i]) = sums[i][r];
+                }
+            }
+        }
+        Some(res) => {
+            for r in 0..t.live {
+                let (dst, res) = (t.out.add(r * t.row_stride), res.add(r * t.row_stride));
+                for i in 0..P {
+                    *dst.add(at[i]) = max(sums[i][r] + *res.add(at[i]), 0.0);
+                }
+            }
+        }
     }
 }
